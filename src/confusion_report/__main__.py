@@ -1,0 +1,5 @@
+"""``python -m confusion_report`` runs the command-line interface."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,46 @@
+"""Groups of classes that are confused among themselves (community detection on the confusion graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..results import Cluster, Confusion
+
+
+def find_clusters(confusion: Confusion, *, min_share: float = 0.05, min_errors: int = 3,
+                  seed: int = 0) -> tuple[Cluster, ...]:
+    """Communities of the graph whose edge weights are the errors between two classes (both directions).
+
+    Louvain modularity (networkx, seeded) splits the graph into groups that trade errors mostly among
+    themselves; a cluster is kept when it has at least two classes and holds ``min_errors`` and
+    ``min_share`` of all errors. Largest error share first.
+    """
+    import networkx as nx
+
+    counts = np.asarray(confusion.counts, dtype=np.int64)
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    total = int(off.sum())
+    if total == 0:
+        return ()
+    mutual = off + off.T
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(counts)))
+    for i, j in zip(*np.nonzero(np.triu(mutual, 1)), strict=True):
+        graph.add_edge(int(i), int(j), weight=int(mutual[i, j]))
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=seed)
+    clusters = []
+    for community in communities:
+        members = np.array(sorted(community))
+        if len(members) < 2:
+            continue
+        inner = off[np.ix_(members, members)]
+        errors = int(inner.sum())
+        if errors < min_errors or errors < min_share * total:
+            continue
+        # Members listed by how many errors they share inside the cluster, most first.
+        weight = inner.sum(axis=0) + inner.sum(axis=1)
+        members = members[np.argsort(-weight, kind="stable")]
+        clusters.append(Cluster(tuple(confusion.classes[i] for i in members), errors, errors / total))
+    clusters.sort(key=lambda c: (-c.errors, c.classes))
+    return tuple(clusters)

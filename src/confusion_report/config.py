@@ -1,0 +1,34 @@
+"""BuildConfig: every option of a build, frozen. The CLI and the Python API both fill one in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Options of ``confusion-report build`` (see ``--help`` for each)."""
+
+    out: Path | None = Path("confusion-report.html")
+    json_path: Path | None = None
+    predictions_path: Path | None = None
+    device: str = "auto"
+    batch_size: int = 64
+    workers: int = 2
+    focus_classes: tuple[str, ...] = ()
+    top_pairs: int = 6
+    title: str | None = None
+    arch: str | None = None
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    trust_pickle: bool = False
+    class_names: Path | None = None
+    preset: str = "imagenet"
+    resize: int | None = None
+    crop: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    embedding_layer: str | None = None
+    progress: bool = True
+    command: str = "confusion_report.build()"

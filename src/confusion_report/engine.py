@@ -1,0 +1,251 @@
+"""THE one pass: stream every image through the model once and keep only per-image arrays.
+
+Memory grows with the number of images (logits, embedding), never with their size: decoded images
+live only inside a batch. Failed decodes are not fatal; they come back as skip records.
+Later analyses (CAMs, stage activations, image statistics) hook into :func:`run_pass` through
+``collectors`` so that everything is still computed in this single pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from .data import load_rgb
+from .errors import ReportError
+from .loading import LoadedModel, get_submodule
+from .results import SkippedFile
+
+
+class ImageDataset(Dataset):
+    """Decodes and transforms one image per item; a failed decode yields its reason instead of a tensor."""
+
+    def __init__(self, paths: Sequence[Path], transform: Callable) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            img, conversion = load_rgb(self.paths[i])
+            size = img.size
+            tensor = self.transform(img)
+        except ValueError as exc:
+            return i, None, str(exc), None, None
+        except Exception as exc:  # a transform can fail on odd inputs; the file is reported, not lost
+            return i, None, f"cannot preprocess: {exc}", None, None
+        return i, tensor, None, size, conversion
+
+
+@dataclass
+class Batch:
+    """What the collate function hands the pass: the good images stacked, the failed ones listed."""
+
+    indices: list[int]
+    images: torch.Tensor | None
+    sizes: list[tuple[int, int]]
+    conversions: list[str | None]
+    failed: list[tuple[int, str]]
+    mismatch: str | None = None
+
+
+def collate(items) -> Batch:
+    """Stack decodable images; keep failures and detect mixed input sizes with a clear message."""
+    good = [it for it in items if it[1] is not None]
+    failed = [(it[0], it[2]) for it in items if it[1] is None]
+    shapes = {tuple(it[1].shape) for it in good}
+    if len(shapes) > 1:
+        return Batch([], None, [], [], failed, mismatch=", ".join(sorted(str(s) for s in shapes)))
+    images = torch.stack([it[1] for it in good]) if good else None
+    return Batch([it[0] for it in good], images, [it[3] for it in good], [it[4] for it in good], failed)
+
+
+@dataclass(frozen=True)
+class PassArrays:
+    """Per-image arrays from the pass, aligned with ``indices`` (positions in the record list)."""
+
+    indices: np.ndarray
+    logits: np.ndarray
+    embeddings: np.ndarray | None
+    sizes: np.ndarray
+    conversions: dict[str, int]
+    skipped: tuple[tuple[int, str], ...]
+    seconds: float
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA on a machine without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ReportError("--device cuda asked for, but no CUDA device is available")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ReportError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+
+
+@contextlib.contextmanager
+def capture_input(module: nn.Module | None, *, output: bool = False) -> Iterator[list[torch.Tensor]]:
+    """Record the input (or the output) of ``module`` at every forward call; hooks removed on exit."""
+    store: list[torch.Tensor] = []
+    if module is None:
+        yield store
+        return
+    if output:
+        handle = module.register_forward_hook(lambda _m, _i, out: store.append(out))
+    else:
+        handle = module.register_forward_pre_hook(lambda _m, inp: store.append(inp[0]))
+    try:
+        yield store
+    finally:
+        handle.remove()
+
+
+def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, str | None]:
+    """bf16 autocast on CUDA (fp16 where bf16 is unsupported); nothing on the CPU, where it is slower."""
+    if device.type != "cuda":
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype), str(dtype).removeprefix("torch.")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one forward of a real image tells about the model."""
+
+    num_outputs: int
+    input_shape: tuple[int, ...]
+    embedding_dim: int | None
+    batchable: bool
+
+
+def probe_model(model: LoadedModel, sample: torch.Tensor, *, embedding_layer: str | None,
+                embedding_is_output: bool) -> Probe:
+    """Run one and two copies of a real input to learn the output count and whether batches work."""
+    layer = get_submodule(model.module, embedding_layer) if embedding_layer and model.hookable else None
+    with torch.inference_mode(), capture_input(layer, output=embedding_is_output) as store:
+        try:
+            out = model.module(sample[None])
+        except Exception as exc:
+            raise ReportError(
+                f"the model fails on an input of shape {tuple(sample[None].shape)}: {_one_line(exc)} "
+                "(check --preset/--resize/--crop)"
+            ) from None
+        out = _logits_of(out)
+        if out.dim() != 2:
+            raise ReportError(f"the model returns shape {tuple(out.shape)}; expected (batch, classes) logits")
+        emb_dim = int(store[0].flatten(1).shape[1]) if store else None
+        try:
+            batchable = _logits_of(model.module(torch.stack([sample, sample]))).shape[0] == 2
+        except Exception:
+            batchable = False
+    return Probe(int(out.shape[1]), tuple(sample.shape), emb_dim, batchable)
+
+
+def _logits_of(out) -> torch.Tensor:
+    # Some models return (logits, aux) or a dict with 'logits'; take the classification output.
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if isinstance(out, dict):
+        out = out.get("logits", next(iter(out.values())))
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def run_pass(
+    model: LoadedModel,
+    paths: Sequence[Path],
+    transform: Callable,
+    *,
+    num_outputs: int,
+    device: torch.device,
+    batch_size: int = 64,
+    workers: int = 0,
+    embedding_layer: str | None = None,
+    embedding_is_output: bool = False,
+    progress: bool = True,
+) -> PassArrays:
+    """Run every image through the model once; return logits, embeddings and sizes per decoded image."""
+    import time
+
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    n = len(paths)
+    module = model.module
+    if device.type == "cuda":
+        module = module.to(device)
+        with contextlib.suppress(Exception):  # exported graphs may refuse a memory-format change
+            module = module.to(memory_format=torch.channels_last)
+    layer = get_submodule(module, embedding_layer) if embedding_layer and model.hookable else None
+    autocast, _ = autocast_for(device)
+    loader = DataLoader(
+        ImageDataset(paths, transform),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+    logits = np.zeros((n, num_outputs), dtype=np.float32)
+    embeddings: np.ndarray | None = None
+    ok = np.zeros(n, dtype=bool)
+    sizes = np.zeros((n, 2), dtype=np.int32)
+    conversions: dict[str, int] = {}
+    skipped: list[tuple[int, str]] = []
+    bar = tqdm(total=n, desc="pass", unit="img", disable=not progress, file=sys.stderr, leave=False)
+    with torch.inference_mode(), capture_input(layer, output=embedding_is_output) as store:
+        for batch in loader:
+            skipped.extend(batch.failed)
+            if batch.mismatch:
+                raise ReportError(
+                    f"images of different sizes in one batch ({batch.mismatch}); pass --resize and --crop "
+                    "(or a --preset) so every image has the model's input size"
+                )
+            if batch.images is not None:
+                x = batch.images.to(device, non_blocking=True)
+                if device.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast:
+                    out = _logits_of(module(x))
+                idx = np.asarray(batch.indices)
+                logits[idx] = out.float().cpu().numpy()
+                ok[idx] = True
+                sizes[idx] = np.asarray(batch.sizes, dtype=np.int32)
+                if store:
+                    emb = store.pop().flatten(1).float().cpu().numpy()
+                    store.clear()
+                    if embeddings is None:
+                        embeddings = np.zeros((n, emb.shape[1]), dtype=np.float32)
+                    embeddings[idx] = emb
+                for c in batch.conversions:
+                    if c:
+                        conversions[c] = conversions.get(c, 0) + 1
+            bar.update(len(batch.indices) + len(batch.failed))
+    bar.close()
+    keep = np.flatnonzero(ok)
+    return PassArrays(
+        indices=keep,
+        logits=logits[keep],
+        embeddings=None if embeddings is None else embeddings[keep],
+        sizes=sizes[keep],
+        conversions=dict(sorted(conversions.items())),
+        skipped=tuple(sorted(skipped)),
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,86 @@
+"""Preprocessing presets and the transform that turns a decoded RGB image into the model's input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .errors import ReportError
+from .results import PreprocessInfo
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+# preset -> (resize, crop, mean, std)
+PRESETS: dict[str, tuple[int | None, int | None, tuple[float, ...] | None, tuple[float, ...] | None]] = {
+    "imagenet": (256, 224, IMAGENET_MEAN, IMAGENET_STD),
+    "cifar": (32, 32, CIFAR_MEAN, CIFAR_STD),
+    "none": (None, None, None, None),
+}
+
+
+def parse_floats(text: str | None, *, option: str) -> tuple[float, ...] | None:
+    """Parse ``"0.485,0.456,0.406"``; one value is repeated for the three channels."""
+    if text is None or text == "":
+        return None
+    try:
+        values = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ReportError(f"{option} expects comma-separated numbers, got {text!r}") from None
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        raise ReportError(f"{option} expects 1 or 3 numbers, got {len(values)}")
+    return values
+
+
+def resolve_preprocessing(
+    *,
+    preset: str = "imagenet",
+    resize: int | None = None,
+    crop: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> PreprocessInfo:
+    """Start from a preset and apply the explicit overrides; ``0`` turns resize or crop off."""
+    if preset not in PRESETS:
+        raise ReportError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    p_resize, p_crop, p_mean, p_std = PRESETS[preset]
+    resize = p_resize if resize is None else (resize or None)
+    crop = p_crop if crop is None else (crop or None)
+    mean = tuple(mean) if mean is not None else p_mean
+    std = tuple(std) if std is not None else p_std
+    if (mean is None) != (std is None):
+        # A mean without a std (or the reverse) is almost always a mistake; make the other neutral.
+        mean = mean or (0.0, 0.0, 0.0)
+        std = std or (1.0, 1.0, 1.0)
+    if std is not None and any(s <= 0 for s in std):
+        raise ReportError("--std values must be positive")
+    steps = ["decode to RGB (grayscale, alpha, palette and 16-bit images converted)"]
+    if resize:
+        steps.append(f"resize shorter side to {resize} px (bilinear, antialiased)")
+    if crop:
+        steps.append(f"center crop {crop}x{crop}")
+    steps.append("to tensor, scaled to [0, 1]")
+    if mean is not None and std is not None:
+        steps.append(
+            "normalize mean=(" + ", ".join(f"{m:g}" for m in mean) + ") std=(" + ", ".join(f"{s:g}" for s in std) + ")"
+        )
+    return PreprocessInfo(preset=preset, resize=resize, crop=crop, mean=mean, std=std, steps=tuple(steps))
+
+
+def build_transform(info: PreprocessInfo) -> Callable:
+    """The torchvision transform for a resolved pipeline (PIL RGB image -> float tensor CxHxW)."""
+    import torch
+    from torchvision.transforms import v2
+
+    steps: list = []
+    if info.resize:
+        steps.append(v2.Resize(info.resize, antialias=True))
+    if info.crop:
+        steps.append(v2.CenterCrop(info.crop))
+    steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    if info.mean is not None and info.std is not None:
+        steps.append(v2.Normalize(list(info.mean), list(info.std)))
+    return v2.Compose(steps)

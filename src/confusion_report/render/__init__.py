@@ -1,0 +1,1 @@
+"""Pure renderers: ReportData in, HTML out. Nothing under render/ imports torch."""

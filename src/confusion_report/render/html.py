@@ -1,0 +1,100 @@
+"""The Jinja environment and the one function that turns ReportData into the HTML file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from ..results import ReportData
+from .heatmap import heatmap_svg
+
+
+def templates_dir() -> Path:
+    """Templates ship inside the wheel as ``confusion_report/templates``; a source checkout uses ``templates/``."""
+    packaged = Path(str(resources.files("confusion_report"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "templates"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("confusion-report templates not found (broken installation?)")
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _json_script(data: dict) -> Markup:
+    """JSON that is safe inside a <script> element: '<', '>' and '&' are escaped as unicode escapes."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Autoescape everywhere and StrictUndefined, so a typo in a template fails loudly in tests."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["pct"] = _pct
+    env.filters["num"] = _num
+    return env
+
+
+def render_html(data: ReportData) -> str:
+    """The whole self-contained report as one string."""
+    env = environment()
+    context = {
+        "r": data,
+        "media": data.media,
+        "heatmap": heatmap_svg(data.confusion, data.pairs, off_diagonal=False,
+                               title="Confusion matrix, row-normalised (rows: true class)"),
+        "heatmap_off": heatmap_svg(data.confusion, data.pairs, off_diagonal=True,
+                                   title="Errors only: off-diagonal confusion, row-normalised"),
+        "report_json": _json_script(data.to_dict(include_media=False)),
+        "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
+    }
+    return env.get_template("report.html.j2").render(context)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        # mkstemp makes the file private; a report is meant to be shared, so honour the umask instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(data: ReportData, path: Path) -> int:
+    """Render and write the report; return its size in bytes."""
+    html = render_html(data)
+    write_atomic(path, html)
+    return len(html.encode("utf-8"))

@@ -1,0 +1,37 @@
+"""Small WebP thumbnails of the images a report shows, as data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+from PIL import Image
+
+from ..data import load_rgb
+
+THUMB_SIDE = 112
+WEBP_QUALITY = 80
+
+
+def thumbnail_uri(path: Path, *, side: int = THUMB_SIDE, quality: int = WEBP_QUALITY) -> str:
+    """Decode, shrink to fit ``side`` px (never enlarge: the page scales small images crisply) and encode."""
+    img, _ = load_rgb(path)
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", quality=quality, method=4)
+    return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def make_thumbnails(root: Path, rel_paths: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Thumbnails for each relative path (deduplicated); also the paths that could not be read."""
+    media: dict[str, str] = {}
+    failed: list[str] = []
+    for rel in dict.fromkeys(rel_paths):
+        path = Path(rel) if Path(rel).is_absolute() else root / rel
+        try:
+            media[rel] = thumbnail_uri(path)
+        except (ValueError, OSError):
+            failed.append(rel)
+    return media, failed
