@@ -26,9 +26,9 @@ from .analyses.pairs import rank_pairs
 from .analyses.predictions import Predictions
 from .config import BuildConfig
 from .data import DatasetIndex, ImageRecord, discover, load_rgb, read_class_names
-from .engine import probe_model, resolve_device, run_pass
+from .engine import EmbeddingCollector, probe_model, resolve_device, run_pass
 from .errors import DataError, ReportError
-from .loading import LoadedModel, find_final_linear, load_model, wrap_module
+from .loading import LoadedModel, find_final_linear, get_submodule, load_model, wrap_module
 from .predictions_csv import predictions_csv
 from .preprocess import build_transform, resolve_preprocessing
 from .render.html import write_atomic, write_report
@@ -59,8 +59,9 @@ def _index_from_dataset(dataset: Any) -> DatasetIndex:
         except ValueError:
             rel = path.as_posix()
         records.append(ImageRecord(path, rel, classes[target]))
-    return DatasetIndex(root=root, source="dataset", classes=tuple(classes), records=tuple(records),
-                        skipped=(), empty_classes=())
+    return DatasetIndex(
+        root=root, source="dataset", classes=tuple(classes), records=tuple(records), skipped=(), empty_classes=()
+    )
 
 
 def _output_names(index: DatasetIndex, num_outputs: int, class_names: Path | None) -> tuple[str, ...]:
@@ -101,10 +102,7 @@ def build(
         raise ReportError("--top-pairs must be 0 or more")
 
     # 1. data
-    if isinstance(data, (str, Path)):
-        index = discover(Path(data), only_classes=None)
-    else:
-        index = _index_from_dataset(data)
+    index = discover(Path(data), only_classes=None) if isinstance(data, (str, Path)) else _index_from_dataset(data)
     for s in index.skipped:
         _log(cfg, f"warning: skipped {s.path}: {s.reason}")
     unknown_focus = [c for c in cfg.focus_classes if c not in index.classes]
@@ -121,23 +119,41 @@ def build(
     transform = build_transform(prep)
     embedding_layer = cfg.embedding_layer or (find_final_linear(loaded.module) if loaded.hookable else None)
     sample = _first_sample(index, transform)
-    probe = probe_model(loaded, sample, embedding_layer=embedding_layer,
-                        embedding_is_output=cfg.embedding_layer is not None)
+    probe = probe_model(
+        loaded, sample, embedding_layer=embedding_layer, embedding_is_output=cfg.embedding_layer is not None
+    )
     names = _output_names(index, probe.num_outputs, cfg.class_names)
     warnings = list(loaded.notes)
     batch_size = cfg.batch_size
     if not probe.batchable:
         batch_size = 1
-        warnings.append("The model accepts only one image per call (exported with a static batch size?); "
-                        "the pass ran with batch size 1.")
+        warnings.append(
+            "The model accepts only one image per call (exported with a static batch size?); "
+            "the pass ran with batch size 1."
+        )
 
     # 3. the one pass
     device = resolve_device(cfg.device)
     _log(cfg, f"pass: {len(index.records)} images on {device} (batch {batch_size}, {cfg.workers} workers)")
-    arrays = run_pass(loaded, [r.path for r in index.records], transform, num_outputs=probe.num_outputs,
-                      device=device, batch_size=batch_size, workers=cfg.workers,
-                      embedding_layer=embedding_layer if probe.embedding_dim else None,
-                      embedding_is_output=cfg.embedding_layer is not None, progress=cfg.progress)
+    collectors = []
+    if probe.embedding_dim and embedding_layer:
+        collectors.append(
+            EmbeddingCollector(get_submodule(loaded.module, embedding_layer), output=cfg.embedding_layer is not None)
+        )
+    name_to_idx = {n: k for k, n in enumerate(names)}
+    all_labels = np.array([name_to_idx[r.label] for r in index.records], dtype=np.int64)
+    arrays = run_pass(
+        loaded,
+        [r.path for r in index.records],
+        transform,
+        num_outputs=probe.num_outputs,
+        device=device,
+        labels=all_labels,
+        batch_size=batch_size,
+        workers=cfg.workers,
+        collectors=collectors,
+        progress=cfg.progress,
+    )
     decode_skips = [SkippedFile(index.records[i].rel, reason) for i, reason in arrays.skipped]
     for s in decode_skips:
         _log(cfg, f"warning: skipped {s.path}: {s.reason}")
@@ -145,13 +161,12 @@ def build(
         raise DataError("no image could be decoded; see the skipped files above")
     skipped = tuple(index.skipped) + tuple(decode_skips)
     records = [index.records[i] for i in arrays.indices]
-    name_to_idx = {n: k for k, n in enumerate(names)}
     preds_in = Predictions(
         names=names,
         paths=tuple(r.rel for r in records),
-        labels=np.array([name_to_idx[r.label] for r in records], dtype=np.int64),
+        labels=all_labels[arrays.indices],
         logits=arrays.logits,
-        embeddings=arrays.embeddings,
+        embeddings=arrays.extras.get("embedding"),
     )
 
     # 4. analyses
@@ -161,8 +176,9 @@ def build(
     clusters = find_clusters(confusion)
     galleries = build_galleries(preds_in, pairs, top_pairs=cfg.top_pairs)
     if index.empty_classes:
-        warnings.append(f"{len(index.empty_classes)} class folder(s) hold no images: "
-                        + ", ".join(index.empty_classes[:10]))
+        warnings.append(
+            f"{len(index.empty_classes)} class folder(s) hold no images: " + ", ".join(index.empty_classes[:10])
+        )
     if skipped:
         warnings.append(f"{len(skipped)} file(s) were skipped (listed under Data).")
 
@@ -180,22 +196,38 @@ def build(
         command=cfg.command,
         title=cfg.title or f"Confusion report: {Path(loaded.path).name} on {index.root.name or index.root}",
         model=ModelInfo(
-            path=loaded.path, format=loaded.format, num_outputs=probe.num_outputs, input_size=probe.input_shape,
-            embedding_layer=(f"{embedding_layer} ({'output' if cfg.embedding_layer else 'input'})"
-                             if probe.embedding_dim else None),
-            embedding_dim=probe.embedding_dim, hookable=loaded.hookable,
+            path=loaded.path,
+            format=loaded.format,
+            num_outputs=probe.num_outputs,
+            input_size=probe.input_shape,
+            embedding_layer=(
+                f"{embedding_layer} ({'output' if cfg.embedding_layer else 'input'})" if probe.embedding_dim else None
+            ),
+            embedding_dim=probe.embedding_dim,
+            hookable=loaded.hookable,
             parameters=_count_parameters(loaded.module),
         ),
         dataset=DatasetInfo(
-            root=str(index.root), source=index.source, n_images=len(records), n_found=index.n_found,
-            classes=index.classes, class_counts=tuple(counts.get(c, 0) for c in index.classes),
-            skipped=skipped, empty_classes=index.empty_classes, conversions=arrays.conversions,
+            root=str(index.root),
+            source=index.source,
+            n_images=len(records),
+            n_found=index.n_found,
+            classes=index.classes,
+            class_counts=tuple(counts.get(c, 0) for c in index.classes),
+            skipped=skipped,
+            empty_classes=index.empty_classes,
+            conversions=arrays.conversions,
         ),
         preprocessing=prep,
         run=RunInfo(
-            device=str(device), amp=None if device.type != "cuda" else "bf16", batch_size=batch_size,
-            workers=cfg.workers, seconds_pass=arrays.seconds, seconds_total=time.perf_counter() - started,
-            images_per_second=len(records) / max(arrays.seconds, 1e-9), torch_version=torch.__version__,
+            device=str(device),
+            amp=None if device.type != "cuda" else "bf16",
+            batch_size=batch_size,
+            workers=cfg.workers,
+            seconds_pass=arrays.seconds,
+            seconds_total=time.perf_counter() - started,
+            images_per_second=len(records) / max(arrays.seconds, 1e-9),
+            torch_version=torch.__version__,
         ),
         metrics=metrics,
         confusion=confusion,

@@ -26,8 +26,10 @@ Examples:
       --json results.json --predictions preds.csv --out report.html
 """
 
+
 def _command_line() -> str:
     return "confusion-report " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
 
 class _ReportErrors(click.Group):
     """Print a ReportError as one line (no traceback) and exit with status 2."""
@@ -39,52 +41,117 @@ class _ReportErrors(click.Group):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
 
+
 @click.group(cls=_ReportErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="confusion-report")
 def main() -> None:
     """Show and explain what an image classifier confuses, in one self-contained HTML file."""
 
+
 @main.command(epilog=BUILD_EXAMPLES)
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Model file: torch.export .pt2, TorchScript, a state_dict (with --arch) or a pickled module "
-                   "(with --trust-pickle).")
-@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Folder in ImageFolder layout (one sub-folder per class) or a CSV manifest with path,label.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("confusion-report.html"),
-              show_default=True, help="The HTML report to write.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the results (with thumbnails) as JSON; `confusion-report render` reads it.")
-@click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write one CSV row per image: label, prediction, confidence, margin, probabilities.")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Model file: torch.export .pt2, TorchScript, a state_dict (with --arch) or a pickled module "
+    "(with --trust-pickle).",
+)
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder in ImageFolder layout (one sub-folder per class) or a CSV manifest with path,label.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("confusion-report.html"),
+    show_default=True,
+    help="The HTML report to write.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results (with thumbnails) as JSON; `confusion-report render` reads it.",
+)
+@click.option(
+    "--predictions",
+    "predictions_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one CSV row per image: label, prediction, confidence, margin, probabilities.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--workers", type=click.IntRange(0), default=2, show_default=True, help="Image decoding processes.")
-@click.option("--classes", "classes", help="Comma-separated focus classes: pairs and galleries keep only pairs "
-              "that involve one of them.")
-@click.option("--top-pairs", type=click.IntRange(0), default=6, show_default=True,
-              help="How many of the most confused pairs get a gallery.")
+@click.option(
+    "--classes",
+    "classes",
+    help="Comma-separated focus classes: pairs and galleries keep only pairs that involve one of them.",
+)
+@click.option(
+    "--top-pairs",
+    type=click.IntRange(0),
+    default=6,
+    show_default=True,
+    help="How many of the most confused pairs get a gallery.",
+)
 @click.option("--title", help="Report title.")
-@click.option("--arch", help="Architecture for a state_dict: torchvision:NAME, package.module:factory or "
-              "path/to/file.py:ClassName.")
+@click.option(
+    "--arch",
+    help="Architecture for a state_dict: torchvision:NAME, package.module:factory or path/to/file.py:ClassName.",
+)
 @click.option("--arch-kwargs", help="JSON object of keyword arguments for --arch, e.g. '{\"num_classes\": 10}'.")
-@click.option("--trust-pickle", is_flag=True, help="Allow loading a whole pickled module. Unpickling runs code "
-              "from the file: only for files you trust.")
-@click.option("--class-names", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Text file, one name per model output in order, when outputs and class folders differ.")
-@click.option("--preset", type=click.Choice(["imagenet", "cifar", "none"]), default="imagenet", show_default=True,
-              help="imagenet: resize 256, crop 224, ImageNet mean/std; cifar: 32 px, CIFAR mean/std; none: "
-                   "tensor only.")
-@click.option("--resize", type=click.IntRange(0), help="Resize the shorter side to N px (0: off). Overrides the preset.")
+@click.option(
+    "--trust-pickle",
+    is_flag=True,
+    help="Allow loading a whole pickled module. Unpickling runs code from the file: only for files you trust.",
+)
+@click.option(
+    "--class-names",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Text file, one name per model output in order, when outputs and class folders differ.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["imagenet", "cifar", "none"]),
+    default="imagenet",
+    show_default=True,
+    help="imagenet: resize 256, crop 224, ImageNet mean/std; cifar: 32 px, CIFAR mean/std; none: tensor only.",
+)
+@click.option(
+    "--resize", type=click.IntRange(0), help="Resize the shorter side to N px (0: off). Overrides the preset."
+)
 @click.option("--crop", type=click.IntRange(0), help="Center crop N x N px (0: off). Overrides the preset.")
 @click.option("--mean", help="Normalisation mean, e.g. 0.485,0.456,0.406. Overrides the preset.")
 @click.option("--std", help="Normalisation std, e.g. 0.229,0.224,0.225. Overrides the preset.")
 @click.option("--embedding-layer", help="Module whose output is the embedding (default: input of the final Linear).")
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
-def build(model_path: Path, data: Path, out: Path, json_path: Path | None, predictions_path: Path | None,
-          device: str, batch_size: int, workers: int, classes: str | None, top_pairs: int, title: str | None,
-          arch: str | None, arch_kwargs: str | None, trust_pickle: bool, class_names: Path | None, preset: str,
-          resize: int | None, crop: int | None, mean: str | None, std: str | None, embedding_layer: str | None,
-          quiet: bool) -> None:
+def build(
+    model_path: Path,
+    data: Path,
+    out: Path,
+    json_path: Path | None,
+    predictions_path: Path | None,
+    device: str,
+    batch_size: int,
+    workers: int,
+    classes: str | None,
+    top_pairs: int,
+    title: str | None,
+    arch: str | None,
+    arch_kwargs: str | None,
+    trust_pickle: bool,
+    class_names: Path | None,
+    preset: str,
+    resize: int | None,
+    crop: int | None,
+    mean: str | None,
+    std: str | None,
+    embedding_layer: str | None,
+    quiet: bool,
+) -> None:
     """Run the model over labelled images once and write the report."""
     from .api import build as run_build
     from .config import BuildConfig
@@ -92,23 +159,50 @@ def build(model_path: Path, data: Path, out: Path, json_path: Path | None, predi
     from .preprocess import parse_floats
 
     cfg = BuildConfig(
-        out=out, json_path=json_path, predictions_path=predictions_path, device=device, batch_size=batch_size,
-        workers=workers, focus_classes=tuple(c.strip() for c in (classes or "").split(",") if c.strip()),
-        top_pairs=top_pairs, title=title, arch=arch, arch_kwargs=parse_arch_kwargs(arch_kwargs),
-        trust_pickle=trust_pickle, class_names=class_names, preset=preset, resize=resize, crop=crop,
-        mean=parse_floats(mean, option="--mean"), std=parse_floats(std, option="--std"),
-        embedding_layer=embedding_layer, progress=not quiet, command=_command_line(),
+        out=out,
+        json_path=json_path,
+        predictions_path=predictions_path,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        focus_classes=tuple(c.strip() for c in (classes or "").split(",") if c.strip()),
+        top_pairs=top_pairs,
+        title=title,
+        arch=arch,
+        arch_kwargs=parse_arch_kwargs(arch_kwargs),
+        trust_pickle=trust_pickle,
+        class_names=class_names,
+        preset=preset,
+        resize=resize,
+        crop=crop,
+        mean=parse_floats(mean, option="--mean"),
+        std=parse_floats(std, option="--std"),
+        embedding_layer=embedding_layer,
+        progress=not quiet,
+        command=_command_line(),
     )
     result = run_build(model_path, data, config=cfg)
     m = result.metrics
-    click.echo(f"accuracy {m.accuracy:.2%} over {result.dataset.n_images} images; "
-               f"{len(result.dataset.skipped)} skipped; wrote {out}")
+    click.echo(
+        f"accuracy {m.accuracy:.2%} over {result.dataset.n_images} images; "
+        f"{len(result.dataset.skipped)} skipped; wrote {out}"
+    )
+
 
 @main.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("confusion-report-demo.html"),
-              show_default=True)
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("confusion-report-demo"),
-              show_default=True, help="Where the digit images, the model and the results are written.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("confusion-report-demo.html"),
+    show_default=True,
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("confusion-report-demo"),
+    show_default=True,
+    help="Where the digit images, the model and the results are written.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quiet", is_flag=True)
 def demo(out: Path, workdir: Path, seed: int, quiet: bool) -> None:
@@ -119,10 +213,12 @@ def demo(out: Path, workdir: Path, seed: int, quiet: bool) -> None:
     top = ", ".join(f"{p.true}->{p.pred} ({p.count})" for p in result.pairs[:3])
     click.echo(f"demo: accuracy {result.metrics.accuracy:.2%}; top pairs {top}; wrote {out}")
 
+
 @main.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("confusion-report.html"),
-              show_default=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("confusion-report.html"), show_default=True
+)
 def render(results: Path, out: Path) -> None:
     """Re-render a report from a results JSON written by `build --json` (no model, no torch)."""
     from .render.html import write_report
@@ -134,6 +230,7 @@ def render(results: Path, out: Path) -> None:
         raise ReportError(f"{results} is not a confusion-report results file: {exc}") from None
     size = write_report(data, out)
     click.echo(f"wrote {out} ({size / 1e6:.2f} MB)")
+
 
 if __name__ == "__main__":
     main()

@@ -72,8 +72,7 @@ def discover_folder(root: Path, *, only_classes: Sequence[str] | None = None) ->
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
-    class_dirs = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                        key=lambda p: p.name)
+    class_dirs = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     skipped: list[SkippedFile] = []
     for p in sorted(root.iterdir(), key=lambda p: p.name):
         if p.is_file():
@@ -140,8 +139,9 @@ def discover_csv(manifest: Path) -> DatasetIndex:
                 continue
             records.append(ImageRecord(path, _rel(path, root), label))
     classes = tuple(sorted({r.label for r in records}))
-    return DatasetIndex(root=root, source="csv", classes=classes, records=tuple(records),
-                        skipped=tuple(skipped), empty_classes=())
+    return DatasetIndex(
+        root=root, source="csv", classes=classes, records=tuple(records), skipped=tuple(skipped), empty_classes=()
+    )
 
 
 def discover(data: Path, *, only_classes: Sequence[str] | None = None) -> DatasetIndex:
@@ -218,7 +218,17 @@ def _to_rgb(im: Image.Image) -> tuple[Image.Image, str | None]:
             top = max(float(arr.max()), 1e-12)
         arr8 = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(arr8, mode="L").convert("RGB"), "16-bit"
-    kind = {"L": "grayscale", "1": "grayscale", "LA": "alpha", "RGBA": "alpha", "PA": "alpha",
-            "P": "palette", "CMYK": "cmyk", "YCbCr": None, "LAB": "lab", "HSV": "hsv"}.get(mode, mode.lower())
+    kind = {
+        "L": "grayscale",
+        "1": "grayscale",
+        "LA": "alpha",
+        "RGBA": "alpha",
+        "PA": "alpha",
+        "P": "palette",
+        "CMYK": "cmyk",
+        "YCbCr": None,
+        "LAB": "lab",
+        "HSV": "hsv",
+    }.get(mode, mode.lower())
     # Same as torchvision's default loader (convert("RGB")), so results match how models are trained.
     return im.convert("RGB"), kind

@@ -31,8 +31,9 @@ def write_digits(root: Path, *, seed: int) -> tuple[list[tuple[Path, int]], list
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    idx_train, idx_test = train_test_split(np.arange(len(digits.target)), test_size=TEST_SHARE,
-                                           random_state=seed, stratify=digits.target)
+    idx_train, idx_test = train_test_split(
+        np.arange(len(digits.target)), test_size=TEST_SHARE, random_state=seed, stratify=digits.target
+    )
     out: dict[str, list[tuple[Path, int]]] = {"train": [], "val": []}
     for split, idx in (("train", idx_train), ("val", idx_test)):
         for i in sorted(idx):
@@ -66,12 +67,13 @@ def train_model(train: list[tuple[Path, int]], transform, *, seed: int) -> nn.Mo
     return model.eval()
 
 
-def run_demo(*, out: Path, workdir: Path, seed: int = 0, progress: bool = True,
-             command: str = "confusion-report demo") -> ReportData:
+def run_demo(
+    *, out: Path, workdir: Path, seed: int = 0, progress: bool = True, command: str = "confusion-report demo"
+) -> ReportData:
     """Write the data, train, export the model to .pt2 and build the report from the held-out split."""
     from .api import build
     from .config import BuildConfig
-    from .preprocess import resolve_preprocessing, build_transform
+    from .preprocess import build_transform, resolve_preprocessing
 
     workdir = Path(workdir)
     train, _ = write_digits(workdir, seed=seed)
@@ -81,8 +83,14 @@ def run_demo(*, out: Path, workdir: Path, seed: int = 0, progress: bool = True,
     program = torch.export.export(model, (torch.zeros(2, 3, 16, 16),), dynamic_shapes=({0: batch},))
     model_path = workdir / "digits_cnn.pt2"
     torch.export.save(program, str(model_path))
-    config = BuildConfig(out=Path(out), json_path=workdir / "results.json",
-                         predictions_path=workdir / "predictions.csv", workers=0, progress=progress,
-                         title="Demo: a small CNN on scikit-learn's handwritten digits (held-out half)",
-                         command=command, **prep)
+    config = BuildConfig(
+        out=Path(out),
+        json_path=workdir / "results.json",
+        predictions_path=workdir / "predictions.csv",
+        workers=0,
+        progress=progress,
+        title="Demo: a small CNN on scikit-learn's handwritten digits (held-out half)",
+        command=command,
+        **prep,
+    )
     return build(model_path, workdir / "val", config=config)

@@ -11,9 +11,11 @@ class DigitsNet(nn.Module):
     def __init__(self, num_classes: int = 10, width: int = 8) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(3, width, 3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
         )
         self.pool = nn.AdaptiveAvgPool2d(2)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * width, 32), nn.ReLU())

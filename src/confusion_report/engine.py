@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader, Dataset
 from .data import load_rgb
 from .errors import ReportError
 from .loading import LoadedModel, get_submodule
-from .results import SkippedFile
 
 
 class ImageDataset(Dataset):
@@ -72,12 +71,15 @@ def collate(items) -> Batch:
 
 @dataclass(frozen=True)
 class PassArrays:
-    """Per-image arrays from the pass, aligned with ``indices`` (positions in the record list)."""
+    """Per-image arrays from the pass, aligned with ``indices`` (positions in the record list).
+
+    ``extras`` holds what the collectors gathered, by name (``"embedding"``, ...).
+    """
 
     indices: np.ndarray
     logits: np.ndarray
-    embeddings: np.ndarray | None
     sizes: np.ndarray
+    extras: dict[str, np.ndarray]
     conversions: dict[str, int]
     skipped: tuple[tuple[int, str], ...]
     seconds: float
@@ -95,21 +97,72 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ReportError(f"unknown device {name!r}; use auto, cpu or cuda") from None
 
 
-@contextlib.contextmanager
-def capture_input(module: nn.Module | None, *, output: bool = False) -> Iterator[list[torch.Tensor]]:
-    """Record the input (or the output) of ``module`` at every forward call; hooks removed on exit."""
-    store: list[torch.Tensor] = []
-    if module is None:
-        yield store
-        return
-    if output:
-        handle = module.register_forward_hook(lambda _m, _i, out: store.append(out))
-    else:
-        handle = module.register_forward_pre_hook(lambda _m, inp: store.append(inp[0]))
-    try:
-        yield store
-    finally:
-        handle.remove()
+class Collector:
+    """Something the one pass gathers per image besides the logits (embeddings, CAMs, statistics...).
+
+    The pass calls ``attach`` once before the first batch (register hooks, allocate arrays for ``n``
+    images), ``after_forward`` after each batch's forward (``idx`` are positions in the path list,
+    ``labels`` the true output indices or None), ``detach`` at the end (also on error), and
+    ``result(keep)`` to get arrays restricted to the decoded images. A collector that needs gradients
+    sets ``needs_grad``; the pass then runs with autograd enabled but with every parameter frozen, so
+    only what the collector marks as requiring grad builds a graph.
+    """
+
+    name: str = "collector"
+    needs_grad: bool = False
+
+    def attach(self, module: nn.Module, n: int) -> None:
+        """Register hooks and allocate per-image arrays."""
+
+    def after_forward(
+        self, idx: np.ndarray, x: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor | None
+    ) -> None:
+        """Consume one batch (``x`` as the model saw it, ``logits`` its output)."""
+
+    def detach(self) -> None:
+        """Remove hooks."""
+
+    def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays for the decoded images (rows ``keep``), by name."""
+        return {}
+
+
+class EmbeddingCollector(Collector):
+    """The input (default) or output of one layer, flattened: the penultimate embedding."""
+
+    name = "embedding"
+
+    def __init__(self, layer: nn.Module, *, output: bool = False) -> None:
+        self.layer = layer
+        self.output = output
+        self.store: list[torch.Tensor] = []
+        self.array: np.ndarray | None = None
+        self.n = 0
+        self.handle = None
+
+    def attach(self, module: nn.Module, n: int) -> None:
+        self.n = n
+        if self.output:
+            self.handle = self.layer.register_forward_hook(lambda _m, _i, out: self.store.append(out))
+        else:
+            self.handle = self.layer.register_forward_pre_hook(lambda _m, inp: self.store.append(inp[0]))
+
+    def after_forward(self, idx, x, logits, labels) -> None:
+        if not self.store:
+            return
+        emb = self.store[-1].detach().flatten(1).float().cpu().numpy()
+        self.store.clear()
+        if self.array is None:
+            self.array = np.zeros((self.n, emb.shape[1]), dtype=np.float32)
+        self.array[idx] = emb
+
+    def detach(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+    def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
+        return {} if self.array is None else {"embedding": self.array[keep]}
 
 
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, str | None]:
@@ -130,11 +183,23 @@ class Probe:
     batchable: bool
 
 
-def probe_model(model: LoadedModel, sample: torch.Tensor, *, embedding_layer: str | None,
-                embedding_is_output: bool) -> Probe:
+def probe_model(
+    model: LoadedModel, sample: torch.Tensor, *, embedding_layer: str | None, embedding_is_output: bool
+) -> Probe:
     """Run one and two copies of a real input to learn the output count and whether batches work."""
     layer = get_submodule(model.module, embedding_layer) if embedding_layer and model.hookable else None
-    with torch.inference_mode(), capture_input(layer, output=embedding_is_output) as store:
+    emb = EmbeddingCollector(layer, output=embedding_is_output) if layer is not None else None
+    if emb is not None:
+        emb.attach(model.module, 1)
+    try:
+        return _probe(model, sample, emb)
+    finally:
+        if emb is not None:
+            emb.detach()
+
+
+def _probe(model: LoadedModel, sample: torch.Tensor, emb: EmbeddingCollector | None) -> Probe:
+    with torch.inference_mode():
         try:
             out = model.module(sample[None])
         except Exception as exc:
@@ -145,7 +210,9 @@ def probe_model(model: LoadedModel, sample: torch.Tensor, *, embedding_layer: st
         out = _logits_of(out)
         if out.dim() != 2:
             raise ReportError(f"the model returns shape {tuple(out.shape)}; expected (batch, classes) logits")
-        emb_dim = int(store[0].flatten(1).shape[1]) if store else None
+        emb_dim = int(emb.store[0].flatten(1).shape[1]) if emb is not None and emb.store else None
+        if emb is not None:
+            emb.store.clear()
         try:
             batchable = _logits_of(model.module(torch.stack([sample, sample]))).shape[0] == 2
         except Exception:
@@ -174,13 +241,13 @@ def run_pass(
     *,
     num_outputs: int,
     device: torch.device,
+    labels: np.ndarray | None = None,
     batch_size: int = 64,
     workers: int = 0,
-    embedding_layer: str | None = None,
-    embedding_is_output: bool = False,
+    collectors: Sequence[Collector] = (),
     progress: bool = True,
 ) -> PassArrays:
-    """Run every image through the model once; return logits, embeddings and sizes per decoded image."""
+    """Run every image through the model once; return logits, sizes and what the collectors gathered."""
     import time
 
     from tqdm import tqdm
@@ -192,59 +259,66 @@ def run_pass(
         module = module.to(device)
         with contextlib.suppress(Exception):  # exported graphs may refuse a memory-format change
             module = module.to(memory_format=torch.channels_last)
-    layer = get_submodule(module, embedding_layer) if embedding_layer and model.hookable else None
+    with contextlib.suppress(Exception):  # frozen parameters: no collector ever builds a graph through them
+        module.requires_grad_(False)
     autocast, _ = autocast_for(device)
+    grad_mode = torch.enable_grad if any(c.needs_grad for c in collectors) else torch.inference_mode
     loader = DataLoader(
         ImageDataset(paths, transform),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=collate,
         pin_memory=device.type == "cuda",
-        persistent_workers=False,
         prefetch_factor=4 if workers > 0 else None,
     )
+    labels_t = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
     logits = np.zeros((n, num_outputs), dtype=np.float32)
-    embeddings: np.ndarray | None = None
     ok = np.zeros(n, dtype=bool)
     sizes = np.zeros((n, 2), dtype=np.int32)
     conversions: dict[str, int] = {}
     skipped: list[tuple[int, str]] = []
     bar = tqdm(total=n, desc="pass", unit="img", disable=not progress, file=sys.stderr, leave=False)
-    with torch.inference_mode(), capture_input(layer, output=embedding_is_output) as store:
-        for batch in loader:
-            skipped.extend(batch.failed)
-            if batch.mismatch:
-                raise ReportError(
-                    f"images of different sizes in one batch ({batch.mismatch}); pass --resize and --crop "
-                    "(or a --preset) so every image has the model's input size"
-                )
-            if batch.images is not None:
-                x = batch.images.to(device, non_blocking=True)
-                if device.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast:
-                    out = _logits_of(module(x))
-                idx = np.asarray(batch.indices)
-                logits[idx] = out.float().cpu().numpy()
-                ok[idx] = True
-                sizes[idx] = np.asarray(batch.sizes, dtype=np.int32)
-                if store:
-                    emb = store.pop().flatten(1).float().cpu().numpy()
-                    store.clear()
-                    if embeddings is None:
-                        embeddings = np.zeros((n, emb.shape[1]), dtype=np.float32)
-                    embeddings[idx] = emb
-                for c in batch.conversions:
-                    if c:
-                        conversions[c] = conversions.get(c, 0) + 1
-            bar.update(len(batch.indices) + len(batch.failed))
-    bar.close()
+    for c in collectors:
+        c.attach(module, n)
+    try:
+        with grad_mode():
+            for batch in loader:
+                skipped.extend(batch.failed)
+                if batch.mismatch:
+                    raise ReportError(
+                        f"images of different sizes in one batch ({batch.mismatch}); pass --resize and --crop "
+                        "(or a --preset) so every image has the model's input size"
+                    )
+                if batch.images is not None:
+                    idx = np.asarray(batch.indices)
+                    x = batch.images.to(device, non_blocking=True)
+                    if device.type == "cuda":
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    with autocast:
+                        out = _logits_of(module(x))
+                    y = None if labels_t is None else labels_t[idx].to(device, non_blocking=True)
+                    for c in collectors:
+                        c.after_forward(idx, x, out, y)
+                    logits[idx] = out.detach().float().cpu().numpy()
+                    ok[idx] = True
+                    sizes[idx] = np.asarray(batch.sizes, dtype=np.int32)
+                    for conv in batch.conversions:
+                        if conv:
+                            conversions[conv] = conversions.get(conv, 0) + 1
+                bar.update(len(batch.indices) + len(batch.failed))
+    finally:
+        for c in collectors:
+            c.detach()
+        bar.close()
     keep = np.flatnonzero(ok)
+    extras: dict[str, np.ndarray] = {}
+    for c in collectors:
+        extras.update(c.result(keep))
     return PassArrays(
         indices=keep,
         logits=logits[keep],
-        embeddings=None if embeddings is None else embeddings[keep],
         sizes=sizes[keep],
+        extras=extras,
         conversions=dict(sorted(conversions.items())),
         skipped=tuple(sorted(skipped)),
         seconds=time.perf_counter() - start,

@@ -7,6 +7,7 @@ behind ``trust_pickle`` because unpickling runs code from the file.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -51,8 +52,9 @@ def _zip_names(path: Path) -> list[str]:
 def sniff_format(path: Path) -> str:
     """Tell ``export``, ``torchscript`` or ``pickle`` (torch.save: state_dict or whole module) apart."""
     names = _zip_names(path)
-    if path.suffix == ".pt2" or any(n.endswith("serialized_exported_program.json") or "/models/" in n
-                                     and n.endswith(".json") for n in names):
+    if path.suffix == ".pt2" or any(
+        n.endswith("serialized_exported_program.json") or ("/models/" in n and n.endswith(".json")) for n in names
+    ):
         return "export"
     if any("/code/" in n or n.startswith("code/") for n in names) and any(n.endswith("constants.pkl") for n in names):
         return "torchscript"
@@ -157,9 +159,7 @@ def _load_state(model: nn.Module, state: Mapping[str, torch.Tensor], spec: str) 
     if result.missing_keys:
         problems.append(f"missing {len(result.missing_keys)} keys (e.g. {', '.join(result.missing_keys[:3])})")
     if result.unexpected_keys:
-        problems.append(
-            f"unexpected {len(result.unexpected_keys)} keys (e.g. {', '.join(result.unexpected_keys[:3])})"
-        )
+        problems.append(f"unexpected {len(result.unexpected_keys)} keys (e.g. {', '.join(result.unexpected_keys[:3])})")
     if problems:
         raise ModelLoadError(f"state_dict does not fit --arch {spec}: " + "; ".join(problems))
 
@@ -183,10 +183,16 @@ def load_model(
             warnings.simplefilter("ignore")  # torch.jit.load is deprecated in torch 2.14; it still loads.
             module = torch.jit.load(str(path), map_location="cpu")
         module.eval()
-        return LoadedModel(module, "torchscript", str(path), hookable=False, notes=(
-            "TorchScript modules take no hooks: embeddings and layer views are unavailable; export the "
-            "model with torch.export (.pt2) for the full report.",
-        ))
+        return LoadedModel(
+            module,
+            "torchscript",
+            str(path),
+            hookable=False,
+            notes=(
+                "TorchScript modules take no hooks: embeddings and layer views are unavailable; export the "
+                "model with torch.export (.pt2) for the full report.",
+            ),
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only raises UnpicklingError (or RuntimeError) for arbitrary objects.
@@ -232,10 +238,8 @@ def _load_export(path: Path) -> LoadedModel:
 
 def _to_eval(module: nn.Module) -> None:
     """Eval mode; exported graphs bake in the mode they were traced in, and some refuse .eval()."""
-    try:
+    with contextlib.suppress(NotImplementedError, RuntimeError):
         module.eval()
-    except (NotImplementedError, RuntimeError):
-        pass
 
 
 def wrap_module(module: nn.Module) -> LoadedModel:

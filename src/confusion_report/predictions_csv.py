@@ -24,18 +24,39 @@ def predictions_csv(p: Predictions, skipped: Sequence[SkippedFile] = ()) -> str:
     with_probs = len(p.names) <= MAX_PROB_COLUMNS
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    header = ["path", "label", "pred", "correct", "confidence", "true_prob", "margin", "second", "second_prob",
-              "skipped"]
+    header = [
+        "path",
+        "label",
+        "pred",
+        "correct",
+        "confidence",
+        "true_prob",
+        "margin",
+        "second",
+        "second_prob",
+        "skipped",
+    ]
     if with_probs:
         header += [f"p_{name}" for name in p.names]
     writer.writerow(header)
     for i, path in enumerate(p.paths):
-        row = [path, p.names[p.labels[i]], p.names[preds[i]], int(preds[i] == p.labels[i]),
-               f"{confidence[i]:.6f}", f"{true_prob[i]:.6f}", f"{margin[i]:.6f}", p.names[second[i]],
-               f"{probs[i, second[i]]:.6f}", ""]
+        row = [
+            path,
+            p.names[p.labels[i]],
+            p.names[preds[i]],
+            int(preds[i] == p.labels[i]),
+            f"{confidence[i]:.6f}",
+            f"{true_prob[i]:.6f}",
+            f"{margin[i]:.6f}",
+            p.names[second[i]],
+            f"{probs[i, second[i]]:.6f}",
+            "",
+        ]
         if with_probs:
             row += [f"{v:.6f}" for v in probs[i]]
         writer.writerow(row)
     for s in skipped:
-        writer.writerow([s.path, "", "", "", "", "", "", "", "", s.reason] + ([""] * len(p.names) if with_probs else []))
+        writer.writerow(
+            [s.path, "", "", "", "", "", "", "", "", s.reason] + ([""] * len(p.names) if with_probs else [])
+        )
     return buf.getvalue()

@@ -7,8 +7,9 @@ import numpy as np
 from ..results import Cluster, Confusion
 
 
-def find_clusters(confusion: Confusion, *, min_share: float = 0.05, min_errors: int = 3,
-                  seed: int = 0) -> tuple[Cluster, ...]:
+def find_clusters(
+    confusion: Confusion, *, min_share: float = 0.05, min_errors: int = 3, seed: int = 0
+) -> tuple[Cluster, ...]:
     """Communities of the graph whose edge weights are the errors between two classes (both directions).
 
     Louvain modularity (networkx, seeded) splits the graph into groups that trade errors mostly among

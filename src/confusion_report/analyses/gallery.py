@@ -35,18 +35,27 @@ def build_galleries(p: Predictions, pairs: tuple[Pair, ...], *, top_pairs: int) 
     typical_by = "nearest to the class mean embedding" if p.embeddings is not None else "highest confidence"
 
     def ref(i: int) -> ImageRef:
-        return ImageRef(path=p.paths[i], true=p.names[p.labels[i]], pred=p.names[preds[i]],
-                        confidence=float(probs[i, preds[i]]), true_prob=float(probs[i, p.labels[i]]))
+        return ImageRef(
+            path=p.paths[i],
+            true=p.names[p.labels[i]],
+            pred=p.names[preds[i]],
+            confidence=float(probs[i, preds[i]]),
+            true_prob=float(probs[i, p.labels[i]]),
+        )
 
     galleries = []
     for pair in pairs[:top_pairs]:
         a, b = p.names.index(pair.true), p.names.index(pair.pred)
         errors = [index[path] for path in pair.examples[:ERRORS_SHOWN]]
-        galleries.append(Gallery(
-            true=pair.true, pred=pair.pred, anchor=pair.anchor,
-            errors=tuple(ref(i) for i in errors),
-            typical_true=tuple(ref(i) for i in _typical(p, a, probs, correct)),
-            typical_pred=tuple(ref(i) for i in _typical(p, b, probs, correct)),
-            typical_by=typical_by,
-        ))
+        galleries.append(
+            Gallery(
+                true=pair.true,
+                pred=pair.pred,
+                anchor=pair.anchor,
+                errors=tuple(ref(i) for i in errors),
+                typical_true=tuple(ref(i) for i in _typical(p, a, probs, correct)),
+                typical_pred=tuple(ref(i) for i in _typical(p, b, probs, correct)),
+                typical_by=typical_by,
+            )
+        )
     return tuple(galleries)

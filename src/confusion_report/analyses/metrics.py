@@ -28,8 +28,14 @@ def compute_metrics(p: Predictions) -> Metrics:
         f1 = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
     labels = p.label_set
     per_class = tuple(
-        ClassMetrics(name=p.names[i], precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]),
-                     support=int(support[i]), predicted=int(predicted[i]))
+        ClassMetrics(
+            name=p.names[i],
+            precision=float(precision[i]),
+            recall=float(recall[i]),
+            f1=float(f1[i]),
+            support=int(support[i]),
+            predicted=int(predicted[i]),
+        )
         for i in labels
     )
     present = labels[support[labels] > 0]

@@ -36,7 +36,7 @@ def _color(value: float) -> str:
 
 
 def _luminance(color: str) -> float:
-    r, g, b = (int(color[k:k + 2], 16) / 255 for k in (1, 3, 5))
+    r, g, b = (int(color[k : k + 2], 16) / 255 for k in (1, 3, 5))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
@@ -62,18 +62,26 @@ def heatmap_cells(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal
             if counts[i, j] == 0 or (off_diagonal and i == j):
                 continue
             true, pred = confusion.classes[i], confusion.classes[j]
-            cells.append(HeatmapCell(
-                row=r, col=c, true=true, pred=pred, count=int(counts[i, j]), rate=float(rates[i, j]),
-                color=_color(rates[i, j] / scale), href=anchors.get((true, pred)),
-            ))
+            cells.append(
+                HeatmapCell(
+                    row=r,
+                    col=c,
+                    true=true,
+                    pred=pred,
+                    count=int(counts[i, j]),
+                    rate=float(rates[i, j]),
+                    color=_color(rates[i, j] / scale),
+                    href=anchors.get((true, pred)),
+                )
+            )
     return cells
 
 
 def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: bool, title: str) -> Markup:
     """Draw the matrix; rows are true classes, columns predicted, both in the clustered order."""
     n = len(confusion.classes)
-    cell = 28 if n <= 15 else 18 if n <= 40 else 9
-    font = 11 if n <= 15 else 9 if n <= 40 else 6
+    cell = 36 if n <= 12 else 26 if n <= 20 else 16 if n <= 40 else 9
+    font = 12 if n <= 20 else 9 if n <= 40 else 6
     names = [confusion.classes[i] for i in confusion.order]
     label_w = min(max(len(s) for s in names) * font * 0.62 + 8, 180)
     left, top = label_w + 18, label_w + 6
@@ -92,20 +100,28 @@ def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: 
     for k, name in enumerate(names):
         short = name if len(name) <= 28 else name[:27] + "…"
         y = top + k * cell + cell / 2 + font / 3
-        out.append(f'<text x="{left - 4}" y="{y:.1f}" class="hm-label" font-size="{font}" '
-                   f'text-anchor="end">{escape(short)}<title>{escape(name)}</title></text>')
+        out.append(
+            f'<text x="{left - 4}" y="{y:.1f}" class="hm-label" font-size="{font}" '
+            f'text-anchor="end">{escape(short)}<title>{escape(name)}</title></text>'
+        )
         x = left + k * cell + cell / 2 + font / 3
-        out.append(f'<text x="{x:.1f}" y="{top - 4}" class="hm-label" font-size="{font}" '
-                   f'transform="rotate(-90 {x:.1f} {top - 4})">{escape(short)}<title>{escape(name)}</title></text>')
+        out.append(
+            f'<text x="{x:.1f}" y="{top - 4}" class="hm-label" font-size="{font}" '
+            f'transform="rotate(-90 {x:.1f} {top - 4})">{escape(short)}<title>{escape(name)}</title></text>'
+        )
     for c in cells:
         tip = f"true {c.true} → predicted {c.pred}: {c.count} ({c.rate:.1%} of {c.true})"
-        rect = (f'<rect x="{left + c.col * cell}" y="{top + c.row * cell}" width="{cell}" height="{cell}" '
-                f'fill="{c.color}" class="hm-cell"><title>{escape(tip)}</title></rect>')
+        rect = (
+            f'<rect x="{left + c.col * cell}" y="{top + c.row * cell}" width="{cell}" height="{cell}" '
+            f'fill="{c.color}" class="hm-cell"><title>{escape(tip)}</title></rect>'
+        )
         if n <= 20:
             dark = _luminance(c.color) < 0.45  # darker fills get light text
-            rect += (f'<text x="{left + c.col * cell + cell / 2:.1f}" y="{top + c.row * cell + cell / 2 + 4:.1f}" '
-                     f'class="hm-count{" light" if dark else ""}" font-size="{font - 1}" '
-                     f'text-anchor="middle">{c.count}</text>')
+            rect += (
+                f'<text x="{left + c.col * cell + cell / 2:.1f}" y="{top + c.row * cell + cell / 2 + 4:.1f}" '
+                f'class="hm-count{" light" if dark else ""}" font-size="{font - 1}" '
+                f'text-anchor="middle">{c.count}</text>'
+            )
         if c.href:
             rect = f'<a href="#{escape(c.href)}">{rect}</a>'
         out.append(rect)

@@ -65,10 +65,12 @@ def render_html(data: ReportData) -> str:
     context = {
         "r": data,
         "media": data.media,
-        "heatmap": heatmap_svg(data.confusion, data.pairs, off_diagonal=False,
-                               title="Confusion matrix, row-normalised (rows: true class)"),
-        "heatmap_off": heatmap_svg(data.confusion, data.pairs, off_diagonal=True,
-                                   title="Errors only: off-diagonal confusion, row-normalised"),
+        "heatmap": heatmap_svg(
+            data.confusion, data.pairs, off_diagonal=False, title="Confusion matrix, row-normalised (rows: true class)"
+        ),
+        "heatmap_off": heatmap_svg(
+            data.confusion, data.pairs, off_diagonal=True, title="Errors only: off-diagonal confusion, row-normalised"
+        ),
         "report_json": _json_script(data.to_dict(include_media=False)),
         "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
     }
