@@ -1,0 +1,33 @@
+"""Shared fixtures: a tiny colour-deciding model and image folders made in the test's tmp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from builders import ColourNet, make_colour_folder
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def colour_net() -> ColourNet:
+    """The 3-class model whose errors are known by construction."""
+    return ColourNet().eval()
+
+
+@pytest.fixture
+def colour_folder(tmp_path: Path) -> Path:
+    """red/green/blue with 3 reds that look green and 2 blues that look red."""
+    return make_colour_folder(tmp_path / "data", confusions={("red", "green"): 3, ("blue", "red"): 2})
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data when present (local development); the test is skipped elsewhere."""
+    root = Path(os.environ.get("CONFUSION_REPORT_SHARED_DATA", SHARED_DATA))
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root}")
+    return root
