@@ -44,7 +44,7 @@ def colour_image(rgb: Sequence[float], *, size: int = 16, noise: float = 0.05, s
     """A flat colour (0..1 per channel) with a little noise, as an 8-bit RGB image."""
     rng = np.random.default_rng(seed)
     arr = np.clip(np.asarray(rgb, dtype=np.float64) + rng.normal(0, noise, (size, size, 3)), 0, 1)
-    return Image.fromarray((arr * 255).round().astype(np.uint8), mode="RGB")
+    return Image.fromarray((arr * 255).round().astype(np.uint8))
 
 
 # Per class: colours of the correctly classified images and of the ones that look like another class.

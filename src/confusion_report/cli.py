@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -28,7 +27,19 @@ Examples:
 
 
 def _command_line() -> str:
-    return "confusion-report " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    """The command as it would be retyped: the sub-command and every option that differs from its default."""
+    ctx = click.get_current_context()
+    words = ["confusion-report", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name not in ctx.params:
+            continue
+        value = ctx.params[param.name]
+        if value is None or value == param.default or (param.is_flag and not value):
+            continue
+        words.append(param.opts[0])
+        if not param.is_flag:
+            words.append(str(value))
+    return " ".join(shlex.quote(w) for w in words)
 
 
 class _ReportErrors(click.Group):

@@ -217,7 +217,7 @@ def _to_rgb(im: Image.Image) -> tuple[Image.Image, str | None]:
         if mode == "F":
             top = max(float(arr.max()), 1e-12)
         arr8 = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr8, mode="L").convert("RGB"), "16-bit"
+        return Image.fromarray(arr8).convert("RGB"), "16-bit"
     kind = {
         "L": "grayscale",
         "1": "grayscale",

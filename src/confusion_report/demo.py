@@ -42,7 +42,7 @@ def write_digits(root: Path, *, seed: int) -> tuple[list[tuple[Path, int]], list
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"digit_{i:04d}.png"
             pixels = (digits.images[i] * (255.0 / 16.0)).round().astype(np.uint8)
-            Image.fromarray(pixels, mode="L").resize((8 * IMAGE_SCALE,) * 2, Image.Resampling.NEAREST).save(path)
+            Image.fromarray(pixels).resize((8 * IMAGE_SCALE,) * 2, Image.Resampling.NEAREST).save(path)
             out[split].append((path, label))
     return out["train"], out["val"]
 

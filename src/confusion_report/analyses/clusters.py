@@ -14,7 +14,8 @@ def find_clusters(
 
     Louvain modularity (networkx, seeded) splits the graph into groups that trade errors mostly among
     themselves; a cluster is kept when it has at least two classes and holds ``min_errors`` and
-    ``min_share`` of all errors. Largest error share first.
+    ``min_share`` of all errors; a member must be involved in ``min_errors`` (and a tenth) of the
+    cluster's errors. Largest error share first.
     """
     import networkx as nx
 
@@ -33,6 +34,11 @@ def find_clusters(
     clusters = []
     for community in communities:
         members = np.array(sorted(community))
+        # Louvain attaches a class with a single stray error to some community; keep only members
+        # that take a real part in the cluster's errors.
+        inner = off[np.ix_(members, members)]
+        involvement = inner.sum(axis=0) + inner.sum(axis=1)
+        members = members[involvement >= max(min_errors, 0.1 * inner.sum())]
         if len(members) < 2:
             continue
         inner = off[np.ix_(members, members)]
