@@ -101,7 +101,7 @@ def test_state_dict_that_does_not_fit_the_arch_is_a_clear_error(tmp_path: Path) 
     """Mismatched weights name the missing keys instead of a torch traceback."""
     path = tmp_path / "w.pt"
     torch.save({"other.weight": torch.zeros(2, 2)}, path)
-    with pytest.raises(ModelLoadError, match="does not fit --arch.*missing"):
+    with pytest.raises(ModelLoadError, match=r"does not fit --arch.*missing"):
         load_model(path, arch="builders:ColourNet")
 
 
@@ -117,7 +117,7 @@ def test_pickled_module_is_refused_without_trust(tmp_path: Path) -> None:
     """A whole pickled module is not unpickled unless the user says they trust it (it runs code)."""
     path = tmp_path / "whole.pt"
     torch.save(DropoutNet().train(), path)
-    with pytest.raises(ModelLoadError, match="runs code.*--trust-pickle"):
+    with pytest.raises(ModelLoadError, match=r"runs code.*--trust-pickle"):
         load_model(path)
 
 

@@ -18,7 +18,7 @@ def result(colour_net, colour_folder: Path) -> ReportData:
 def test_contract_fields_are_present(result: ReportData) -> None:
     """Every field DESIGN.md promises is in the JSON, with the documented key names."""
     data = result.to_dict(include_media=False)
-    assert list(data)[0] == "schema_version" and data["schema_version"] == SCHEMA_VERSION
+    assert next(iter(data)) == "schema_version" and data["schema_version"] == SCHEMA_VERSION
     for key in (
         "tool_version",
         "created",
