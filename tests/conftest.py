@@ -31,3 +31,17 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"shared data not found at {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (skips or fails as tests/browser.py explains)."""
+    from browser import CHROMIUM_ARGS, require_browser
+
+    binary = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 import tempfile
 from functools import cache
 from importlib import resources
@@ -43,6 +46,30 @@ def _json_script(data: dict) -> Markup:
     return Markup(text)
 
 
+_CSP_PLACEHOLDER = "__CONFUSION_REPORT_CSP__"
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*application/json)[^>]*>(.*?)</script>", re.S)
+
+
+def content_security_policy(html: str, *, allow_eval: bool = False) -> str:
+    """A policy that forbids every fetch: only data: images, inline styles and the page's own scripts.
+
+    Scripts are allowed by the SHA-256 of their exact text, so an injected script would not run even if
+    escaping failed. ``allow_eval`` adds 'unsafe-eval' for Vega, which compiles chart expressions with
+    Function(); 'none' as the default source still blocks every network request.
+    """
+    hashes = sorted(
+        {
+            "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+            for body in _INLINE_SCRIPT.findall(html)
+        }
+    )
+    script_src = " ".join([*hashes, *(["'unsafe-eval'"] if allow_eval else [])]) or "'none'"
+    return (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+        f"script-src {script_src}; base-uri 'none'; form-action 'none'"
+    )
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Autoescape everywhere and StrictUndefined, so a typo in a template fails loudly in tests."""
@@ -73,8 +100,11 @@ def render_html(data: ReportData) -> str:
         ),
         "report_json": _json_script(data.to_dict(include_media=False)),
         "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
+        "js": Markup((templates_dir() / "report.js").read_text(encoding="utf-8")),
+        "csp": _CSP_PLACEHOLDER,
     }
-    return env.get_template("report.html.j2").render(context)
+    html = env.get_template("report.html.j2").render(context)
+    return html.replace(_CSP_PLACEHOLDER, content_security_policy(html), 1)
 
 
 def write_atomic(path: Path, text: str) -> None:
