@@ -84,7 +84,7 @@ def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: 
     font = 12 if n <= 20 else 9 if n <= 40 else 6
     names = [confusion.classes[i] for i in confusion.order]
     label_w = min(max(len(s) for s in names) * font * 0.62 + 8, 180)
-    left, top = label_w + 18, label_w + 6
+    left, top = label_w + 18, label_w + 24  # room for rotated column labels under the axis title
     size = n * cell
     width, height = left + size + 4, top + size + 4
     cells = heatmap_cells(confusion, pairs, off_diagonal=off_diagonal)
@@ -93,7 +93,7 @@ def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: 
         f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<rect x="{left}" y="{top}" width="{size}" height="{size}" class="hm-bg"/>',
-        f'<text x="{left + size / 2:.0f}" y="10" class="hm-axis" text-anchor="middle">predicted</text>',
+        f'<text x="{left + size / 2:.0f}" y="12" class="hm-axis" text-anchor="middle">predicted</text>',
         f'<text x="8" y="{top + size / 2:.0f}" class="hm-axis" text-anchor="middle" '
         f'transform="rotate(-90 8 {top + size / 2:.0f})">true</text>',
     ]
