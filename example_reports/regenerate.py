@@ -18,8 +18,11 @@ from confusion_report.demo import run_demo
 HERE = Path(__file__).resolve().parent
 
 REPORTS = [
-    ("demo-digits.html", "Demo: a small CNN on scikit-learn's handwritten digits",
-     "A deliberately small CNN trained for a few seconds; it confuses 8 with 1 and 2 with 3."),
+    (
+        "demo-digits.html",
+        "Demo: a small CNN on scikit-learn's handwritten digits",
+        "A deliberately small CNN trained for a few seconds; it confuses 8 with 1 and 2 with 3.",
+    ),
 ]
 
 
@@ -28,8 +31,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         # A relative work folder keeps this machine's paths out of the committed report.
         os.chdir(work)
-        run_demo(out=HERE / "demo-digits.html", workdir=Path("confusion-report-demo"), progress=False,
-                 command="confusion-report demo")
+        run_demo(
+            out=HERE / "demo-digits.html",
+            workdir=Path("confusion-report-demo"),
+            progress=False,
+            command="confusion-report demo",
+        )
     items = "\n".join(
         f'    <li><a href="{html.escape(name)}">{html.escape(title)}</a><br><span>{html.escape(text)}</span></li>'
         for name, title, text in REPORTS
