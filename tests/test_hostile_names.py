@@ -71,6 +71,7 @@ def test_hostile_names_run_nothing_in_the_browser(browser, hostile_report: tuple
     text = page.inner_text("body")
     assert "<img src=x onerror=alert(1)>" in text and "猫 ünïcödé" in text
     assert page.title() == "<script>alert('title')</script>"
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     data = json.loads(page.evaluate("document.getElementById('report-data').textContent"))
     assert set(data["dataset"]["classes"]) == set(HOSTILE_CLASSES)
     page.close()
