@@ -237,3 +237,62 @@ def test_python_dash_m_runs_the_cli() -> None:
     """`python -m confusion_report --version` works."""
     done = subprocess.run([sys.executable, "-m", "confusion_report", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and "confusion-report" in done.stdout
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_torchscript_model_builds_a_report_that_says_what_is_missing(tmp_path: Path, colour_folder: Path) -> None:
+    """TorchScript runs end to end; the report warns that embeddings are unavailable (no hooks)."""
+    path = tmp_path / "m.ts"
+    torch.jit.save(torch.jit.trace(ColourNet().eval(), torch.zeros(2, 3, 16, 16)), str(path))
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    code, output = _run(
+        "build",
+        "--model",
+        str(path),
+        "--data",
+        str(colour_folder),
+        "--preset",
+        "none",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--json",
+        str(js),
+        "--quiet",
+    )
+    assert code == 0, output
+    data = json.loads(js.read_text())
+    assert data["model"]["format"] == "torchscript" and data["model"]["embedding_layer"] is None
+    assert any("TorchScript" in w for w in data["warnings"])
+    assert data["galleries"][0]["typical_by"] == "highest confidence"
+    assert "TorchScript modules take no hooks" in out.read_text(encoding="utf-8")
+
+
+def test_exported_model_with_a_static_batch_runs_one_image_at_a_time(tmp_path: Path, colour_folder: Path) -> None:
+    """A .pt2 exported without a dynamic batch dimension still works, with a visible warning."""
+    program = torch.export.export(ColourNet().eval(), (torch.zeros(1, 3, 16, 16),))
+    path = tmp_path / "static.pt2"
+    torch.export.save(program, str(path))
+    js = tmp_path / "r.json"
+    code, output = _run(
+        "build",
+        "--model",
+        str(path),
+        "--data",
+        str(colour_folder),
+        "--preset",
+        "none",
+        "--workers",
+        "0",
+        "--out",
+        str(tmp_path / "r.html"),
+        "--json",
+        str(js),
+        "--quiet",
+    )
+    assert code == 0, output
+    data = json.loads(js.read_text())
+    assert data["run"]["batch_size"] == 1 and data["model"]["embedding_layer"] == "fc (input)"
+    assert any("batch size 1" in w for w in data["warnings"])
+    assert [(p["true"], p["pred"], p["count"]) for p in data["pairs"]] == [("red", "green", 3), ("blue", "red", 2)]
