@@ -1,0 +1,197 @@
+"""Images whose given label is probably wrong, ranked so that the top of the list is right.
+
+Two methods live here:
+
+* :func:`confident_learning` — the baseline (Northcutt et al., cleanlab's simplest form): per-class
+  thresholds ``t_j`` = mean probability of class j over images labelled j; an image is flagged when
+  some other class reaches its threshold (the most probable such class wins); rank by the model's
+  probability of the given label (self-confidence), lowest first.
+* :func:`find_label_issues` — the same confident-learning rule applied to a *combined* posterior: the
+  average of the model's probabilities and the (smoothed) label distribution of the image's k nearest
+  neighbours in feature space. A true label error is wrong in both views (the model and the labelled
+  images around it disagree with it), a merely hard image usually only in one, so the combination
+  ranks real label errors first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..evidence import LabelIssues, LabelSuspect, NoiseExcess
+from .neighbours import knn, neighbour_label_distribution
+from .predictions import Predictions
+
+K_NEIGHBOURS = 10
+EXCESS_THRESHOLD = 0.05
+EXCESS_MAX_Q = 0.001
+EXCESS_MIN_COUNT = 5
+EXCESS_MIN_RATIO = 3.0
+KEEP = 200  # suspects stored in the results; the count of all flagged images is kept too
+
+
+def confident_learning(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline: the flagged mask and the flagged indices ranked by self-confidence (lowest first)."""
+    n, c = probs.shape
+    thresholds = np.array(
+        [probs[labels == j, j].mean() if np.any(labels == j) else 1.0 for j in range(c)], dtype=np.float64
+    )
+    above = probs >= thresholds[None, :]
+    masked = np.where(above, probs, -1.0)
+    assigned = masked.argmax(axis=1)
+    flagged = above.any(axis=1) & (assigned != labels)
+    self_conf = probs[np.arange(n), labels]
+    ranked = np.flatnonzero(flagged)
+    ranked = ranked[np.argsort(self_conf[ranked], kind="stable")]
+    return flagged, ranked
+
+
+def combined_posterior(
+    probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, *, k: int = K_NEIGHBOURS
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean of the model's probabilities and the neighbours' label distribution; also the latter."""
+    if embeddings is None or len(labels) <= k:
+        return probs, None
+    idx, _ = knn(embeddings, k)
+    nbr = neighbour_label_distribution(idx, labels, probs.shape[1])
+    return 0.5 * probs + 0.5 * nbr, nbr
+
+
+def rank_suspects(
+    probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, *, k: int = K_NEIGHBOURS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Flagged images ranked most suspicious first; also the combined posterior, the neighbours' view
+    and the suggested class per image."""
+    q, nbr = combined_posterior(probs, embeddings, labels, k=k)
+    flagged, _ = confident_learning(q, labels)
+    n = len(labels)
+    given = q[np.arange(n), labels]
+    other = q.copy()
+    other[np.arange(n), labels] = -1.0
+    suggested = other.argmax(axis=1)
+    # Rank by the margin of the combined posterior: how far the best other class beats the given one
+    # (ties broken by the lower probability of the given label).
+    margin = other[np.arange(n), suggested] - given
+    ranked = np.flatnonzero(flagged)
+    ranked = ranked[np.lexsort((given[ranked], -margin[ranked]))]
+    return ranked, q, nbr, suggested
+
+
+def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Temperature and per-class bias minimising the NLL of the given labels (vector scaling, shared slope).
+
+    A per-class bias absorbs a model that favours one class; a temperature absorbs global
+    over-confidence. Neither can single out a few images, which is what label errors are.
+    """
+    from scipy.optimize import minimize
+
+    z = np.asarray(logits, dtype=np.float64)
+    n, c = z.shape
+    rows = np.arange(n)
+
+    def nll(w: np.ndarray) -> tuple[float, np.ndarray]:
+        t = np.exp(w[0])
+        s = z / t + np.r_[0.0, w[1:]][None, :]
+        s = s - s.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(s).sum(axis=1))
+        g = np.exp(s - lse[:, None])
+        g[rows, labels] -= 1.0
+        g /= n
+        return float(-(s[rows, labels] - lse).mean()), np.r_[(g * (-z / t)).sum(), g.sum(axis=0)[1:]]
+
+    res = minimize(nll, np.zeros(c), jac=True, method="L-BFGS-B", bounds=[(-3.0, 3.0)] + [(-10.0, 10.0)] * (c - 1))
+    return float(np.exp(res.x[0])), np.r_[0.0, res.x[1:]]
+
+
+def noise_excess(
+    logits: np.ndarray, labels: np.ndarray, names: tuple[str, ...], *, threshold: float = EXCESS_THRESHOLD
+) -> tuple[float, list[NoiseExcess]]:
+    """Per (given, suggested) pair: images whose given label gets <= ``threshold`` from the calibrated model.
+
+    Calibrate first (:func:`fit_calibration` on these labels), so an over-confident model, or one that
+    favours a class, does not pass for label noise. If every label were right, image i would carry
+    label a with probability p_ia, so the expected count for (a, b) is the sum of p_ia over images where p_ia <= threshold and b is the
+    most probable class other than a. The observed count is tested against it (Poisson upper tail),
+    Benjamini-Hochberg over all pairs with at least one observation. Returns the temperature and all
+    tested pairs (strongest first).
+    """
+    from scipy.stats import poisson
+
+    t, bias = fit_calibration(logits, labels)
+    z = np.asarray(logits, dtype=np.float64) / t + bias[None, :]
+    z -= z.max(axis=1, keepdims=True)
+    probs = np.exp(z)
+    probs /= probs.sum(axis=1, keepdims=True)
+    n, c = probs.shape
+    low = probs <= threshold
+    # For each image and candidate given class a: the most probable other class b.
+    order = np.argsort(-probs, axis=1)
+    top, second = order[:, 0], order[:, 1]
+    expected = np.zeros((c, c))
+    for a in range(c):
+        b = np.where(top == a, second, top)
+        np.add.at(expected, (a, b[low[:, a]]), probs[low[:, a], a])
+    rows = np.arange(n)
+    obs_mask = low[rows, labels]
+    sugg = np.where(top == labels, second, top)
+    observed = np.zeros((c, c), dtype=np.int64)
+    np.add.at(observed, (labels[obs_mask], sugg[obs_mask]), 1)
+    tested = [(a, b) for a in range(c) for b in range(c) if a != b and observed[a, b] > 0]
+    pv = [float(poisson.sf(observed[a, b] - 1, max(expected[a, b], 1e-12))) for a, b in tested]
+    from .significance import bh_qvalues
+
+    q = bh_qvalues(pv)
+    out = [
+        NoiseExcess(names[a], names[b], int(observed[a, b]), float(expected[a, b]), p, float(qv))
+        for (a, b), p, qv in zip(tested, pv, q, strict=True)
+    ]
+    out.sort(key=lambda e: e.p_value)
+    return t, out
+
+
+def find_label_issues(p: Predictions, *, k: int = K_NEIGHBOURS, keep: int = KEEP) -> LabelIssues:
+    """Suspected label errors, most suspicious first (see the module docstring for the method)."""
+    probs = p.probs
+    labels = p.labels
+    ranked, q, nbr, suggested = rank_suspects(probs, p.embeddings, labels, k=k)
+    base_flagged, _ = confident_learning(probs, labels)
+    given = q[np.arange(len(labels)), labels]
+    temperature, excess = noise_excess(p.logits, labels, p.names)
+    significant = tuple(
+        e
+        for e in excess
+        if e.q_value <= EXCESS_MAX_Q and e.observed >= EXCESS_MIN_COUNT and e.observed >= EXCESS_MIN_RATIO * e.expected
+    )
+    suspects = tuple(
+        LabelSuspect(
+            path=p.paths[i],
+            given=p.names[labels[i]],
+            suggested=p.names[suggested[i]],
+            score=float(given[i]),
+            self_confidence=float(probs[i, labels[i]]),
+            neighbour_agreement=float(nbr[i, labels[i]]) if nbr is not None else float("nan"),
+            suggested_prob=float(q[i, suggested[i]]),
+        )
+        for i in ranked[:keep]
+    )
+    method = (
+        f"confident learning on the mean of the model's probabilities and the labels of the {k} nearest "
+        "neighbours in feature space"
+        if nbr is not None
+        else "confident learning on the model's probabilities (no embedding available)"
+    )
+    return LabelIssues(
+        method=method,
+        k_neighbours=k if nbr is not None else 0,
+        n_flagged=len(ranked),
+        suspects=suspects,
+        n_baseline_flagged=int(base_flagged.sum()),
+        temperature=temperature,
+        threshold=EXCESS_THRESHOLD,
+        excess=significant,
+    )
+
+
+def precision_at_k(ranked: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Share of the first ``k`` ranked indices that are in ``truth`` (a boolean mask over images)."""
+    top = np.asarray(ranked)[:k]
+    return float(truth[top].mean()) if len(top) else 0.0
