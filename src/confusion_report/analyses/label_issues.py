@@ -109,10 +109,10 @@ def noise_excess(
 
     Calibrate first (:func:`fit_calibration` on these labels), so an over-confident model, or one that
     favours a class, does not pass for label noise. If every label were right, image i would carry
-    label a with probability p_ia, so the expected count for (a, b) is the sum of p_ia over images where p_ia <= threshold and b is the
-    most probable class other than a. The observed count is tested against it (Poisson upper tail),
-    Benjamini-Hochberg over all pairs with at least one observation. Returns the temperature and all
-    tested pairs (strongest first).
+    label a with probability p_ia, so the expected count for (a, b) is the sum of p_ia over images
+    where p_ia <= threshold and b is the most probable class other than a. The observed count is
+    tested against it (Poisson upper tail), Benjamini-Hochberg over all pairs with at least one
+    observation. Returns the temperature and all tested pairs (strongest first).
     """
     from scipy.stats import poisson
 
