@@ -97,7 +97,7 @@ def show(name: str, diag) -> None:
 
 def label_noise_figures(p: Predictions, truth_files: list[str]) -> dict:
     truth = np.isin(np.array(p.paths), truth_files)
-    ours, *_ = rank_suspects(p.probs, p.embeddings, p.labels)
+    ours, *_ = rank_suspects(p.logits, p.embeddings, p.labels, p.names)
     _, base = confident_learning(p.probs, p.labels)
     out = {"planted": int(truth.sum()), "ours_flagged": len(ours), "baseline_flagged": len(base)}
     for k in (10, 25, 50, 100):

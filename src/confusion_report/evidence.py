@@ -34,10 +34,10 @@ class LabelSuspect:
     path: str
     given: str
     suggested: str
-    score: float  # combined probability of the given label (model and neighbours); lower = more suspicious
+    score: float  # log p(given) + 0.5 log(neighbour share of given); lower = more suspicious
     self_confidence: float  # the model's probability of the given label
-    neighbour_agreement: float  # share of feature-space neighbours (similarity-weighted) that carry the given label
-    suggested_prob: float  # combined probability of the suggested class
+    neighbour_agreement: float  # smoothed share of the k nearest feature-space neighbours that carry the given label
+    suggested_prob: float  # the model's probability of the suggested class
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
 """Images whose given label is probably wrong, ranked so that the top of the list is right.
 
-Two methods live here:
-
 * :func:`confident_learning` — the baseline (Northcutt et al., cleanlab's simplest form): per-class
   thresholds ``t_j`` = mean probability of class j over images labelled j; an image is flagged when
   some other class reaches its threshold (the most probable such class wins); rank by the model's
   probability of the given label (self-confidence), lowest first.
-* :func:`find_label_issues` — the same confident-learning rule applied to a *combined* posterior: the
-  average of the model's probabilities and the (smoothed) label distribution of the image's k nearest
-  neighbours in feature space. A true label error is wrong in both views (the model and the labelled
-  images around it disagree with it), a merely hard image usually only in one, so the combination
-  ranks real label errors first.
+* :func:`rank_suspects` — the same flagged set, ranked with two more pieces of evidence:
+  1. the (given, suggested) pairs where confidently contradicted labels are significantly more
+     frequent than a recalibrated model expects under correct labels (:func:`noise_excess`): label
+     errors come in pairs (ships filed as airplanes), model errors are spread and already expected,
+     so suspects of such pairs go first;
+  2. the labels of the image's k nearest neighbours in feature space: the score is
+     ``log p(given) + 0.5 * log(neighbour share of given)``, so an image that its neighbours also
+     reject ranks above one whose neighbours carry its label.
+  Measured on planted noise (synthetic and planted-dev/noise) it is never below the baseline's
+  precision@k and above it wherever the noise concentrates in a pair.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ EXCESS_THRESHOLD = 0.05
 EXCESS_MAX_Q = 0.001
 EXCESS_MIN_COUNT = 5
 EXCESS_MIN_RATIO = 3.0
+NEIGHBOUR_WEIGHT = 0.5
 KEEP = 200  # suspects stored in the results; the count of all flagged images is kept too
 
 
@@ -45,35 +49,53 @@ def confident_learning(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     return flagged, ranked
 
 
-def combined_posterior(
-    probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, *, k: int = K_NEIGHBOURS
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean of the model's probabilities and the neighbours' label distribution; also the latter."""
+def neighbour_view(embeddings: np.ndarray | None, labels: np.ndarray, n_classes: int, *, k: int = K_NEIGHBOURS):
+    """The smoothed label distribution of each image's k nearest neighbours, or None without embeddings."""
     if embeddings is None or len(labels) <= k:
-        return probs, None
+        return None
     idx, _ = knn(embeddings, k)
-    nbr = neighbour_label_distribution(idx, labels, probs.shape[1])
-    return 0.5 * probs + 0.5 * nbr, nbr
+    return neighbour_label_distribution(idx, labels, n_classes)
 
 
 def rank_suspects(
-    probs: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray, *, k: int = K_NEIGHBOURS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-    """Flagged images ranked most suspicious first; also the combined posterior, the neighbours' view
-    and the suggested class per image."""
-    q, nbr = combined_posterior(probs, embeddings, labels, k=k)
-    flagged, _ = confident_learning(q, labels)
-    n = len(labels)
-    given = q[np.arange(n), labels]
-    other = q.copy()
-    other[np.arange(n), labels] = -1.0
+    logits: np.ndarray,
+    embeddings: np.ndarray | None,
+    labels: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    k: int = K_NEIGHBOURS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, list[NoiseExcess], float]:
+    """Flagged images, most suspicious first (see the module docstring).
+
+    Returns the ranked indices, the score per image (lower = more suspicious), the neighbour view,
+    the suggested class per image, the significant excess pairs and the fitted temperature.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    probs = np.exp(z)
+    probs /= probs.sum(axis=1, keepdims=True)
+    n, c = probs.shape
+    rows = np.arange(n)
+    flagged, _ = confident_learning(probs, labels)
+    nbr = neighbour_view(embeddings, labels, c, k=k)
+    other = probs.copy()
+    other[rows, labels] = -1.0
     suggested = other.argmax(axis=1)
-    # Rank by the margin of the combined posterior: how far the best other class beats the given one
-    # (ties broken by the lower probability of the given label).
-    margin = other[np.arange(n), suggested] - given
-    ranked = np.flatnonzero(flagged)
-    ranked = ranked[np.lexsort((given[ranked], -margin[ranked]))]
-    return ranked, q, nbr, suggested
+    score = np.log(np.clip(probs[rows, labels], 1e-12, 1.0))
+    if nbr is not None:
+        score = score + NEIGHBOUR_WEIGHT * np.log(nbr[rows, labels])
+    temperature, excess = noise_excess(logits, labels, names)
+    significant = [
+        e
+        for e in excess
+        if e.q_value <= EXCESS_MAX_Q and e.observed >= EXCESS_MIN_COUNT and e.observed >= EXCESS_MIN_RATIO * e.expected
+    ]
+    in_pair = np.zeros((c, c), dtype=bool)
+    for e in significant:
+        in_pair[names.index(e.given), names.index(e.suggested)] = True
+    cand = np.flatnonzero(flagged)
+    ranked = cand[np.lexsort((score[cand], ~in_pair[labels[cand], suggested[cand]]))]
+    return ranked, score, nbr, suggested, significant, temperature
 
 
 def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -152,33 +174,24 @@ def find_label_issues(p: Predictions, *, k: int = K_NEIGHBOURS, keep: int = KEEP
     """Suspected label errors, most suspicious first (see the module docstring for the method)."""
     probs = p.probs
     labels = p.labels
-    ranked, q, nbr, suggested = rank_suspects(probs, p.embeddings, labels, k=k)
-    base_flagged, _ = confident_learning(probs, labels)
-    given = q[np.arange(len(labels)), labels]
-    temperature, excess = noise_excess(p.logits, labels, p.names)
-    significant = tuple(
-        e
-        for e in excess
-        if e.q_value <= EXCESS_MAX_Q and e.observed >= EXCESS_MIN_COUNT and e.observed >= EXCESS_MIN_RATIO * e.expected
+    ranked, score, nbr, suggested, significant, temperature = rank_suspects(
+        p.logits, p.embeddings, labels, p.names, k=k
     )
+    base_flagged, _ = confident_learning(probs, labels)
     suspects = tuple(
         LabelSuspect(
             path=p.paths[i],
             given=p.names[labels[i]],
             suggested=p.names[suggested[i]],
-            score=float(given[i]),
+            score=float(score[i]),
             self_confidence=float(probs[i, labels[i]]),
             neighbour_agreement=float(nbr[i, labels[i]]) if nbr is not None else float("nan"),
-            suggested_prob=float(q[i, suggested[i]]),
+            suggested_prob=float(probs[i, suggested[i]]),
         )
         for i in ranked[:keep]
     )
-    method = (
-        f"confident learning on the mean of the model's probabilities and the labels of the {k} nearest "
-        "neighbours in feature space"
-        if nbr is not None
-        else "confident learning on the model's probabilities (no embedding available)"
-    )
+    method = "confident learning, ranked by pairs with excess label conflicts, then by the model's probability"
+    method += f" of the label and its share among the {k} nearest neighbours" if nbr is not None else " of the label"
     return LabelIssues(
         method=method,
         k_neighbours=k if nbr is not None else 0,
@@ -187,7 +200,7 @@ def find_label_issues(p: Predictions, *, k: int = K_NEIGHBOURS, keep: int = KEEP
         n_baseline_flagged=int(base_flagged.sum()),
         temperature=temperature,
         threshold=EXCESS_THRESHOLD,
-        excess=significant,
+        excess=tuple(significant),
     )
 
 
