@@ -74,7 +74,72 @@ def run_case(root: Path, weights: Path, arch: Path, cache: Path) -> tuple[Predic
     return run_case(root, weights, arch, cache)
 
 
-def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path):
+def gradcam_cells(weights: Path, arch: Path, root: Path, paths: list[str], targets: np.ndarray):
+    """Grad-CAM at layer3 for ``targets`` (the predicted class): per image the share in each 3x3 cell
+    (on the 32x32 upsampled map) and in the outer 4-pixel ring. Benchmark-only stand-in for the CAM
+    collector of another branch."""
+    import torch
+    import torch.nn.functional as F
+
+    from confusion_report.data import load_rgb
+    from confusion_report.loading import load_model
+    from confusion_report.preprocess import build_transform, resolve_preprocessing
+
+    model = load_model(weights, arch=f"{arch}:CifarResNet", arch_kwargs={"n": 3}, trust_pickle=False).module.eval()
+    tf = build_transform(resolve_preprocessing(preset="cifar", mean=MEAN, std=STD))
+    store = {}
+    h = model.layer3.register_forward_hook(lambda _m, _i, o: store.__setitem__("a", o))
+    cells, border = [], []
+    try:
+        for start in range(0, len(paths), 128):
+            x = torch.stack([tf(load_rgb(root / q)[0]) for q in paths[start : start + 128]])
+            out = model(x)
+            act = store["a"]
+            t = torch.as_tensor(targets[start : start + 128])
+            (grad,) = torch.autograd.grad(out.gather(1, t[:, None]).sum(), act)
+            cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * act).sum(1, keepdim=True))
+            cam = F.interpolate(cam, size=(32, 32), mode="bilinear", align_corners=False)[:, 0].detach().numpy()
+            cam = cam + 1e-9
+            edges = [0, 11, 21, 32]
+            c = np.stack(
+                [
+                    cam[:, edges[r] : edges[r + 1], edges[k] : edges[k + 1]].sum((1, 2))
+                    for r in range(3)
+                    for k in range(3)
+                ],
+                axis=1,
+            )
+            cells.append(c / c.sum(1, keepdims=True))
+            ring = np.ones((32, 32), bool)
+            ring[4:-4, 4:-4] = False
+            border.append(cam[:, ring].sum(1) / cam.reshape(len(cam), -1).sum(1))
+    finally:
+        h.remove()
+    return np.concatenate(cells), np.concatenate(border)
+
+
+def attention_inputs(p: Predictions, pairs, weights: Path, arch: Path, root: Path, top: int = 5):
+    """PairAttentionInput for the top pairs: errors true->pred vs correct images of both classes."""
+    from confusion_report.evidence import PairAttentionInput
+
+    preds = p.preds
+    out = []
+    for pr in pairs[:top]:
+        a, b = p.names.index(pr.true), p.names.index(pr.pred)
+        err = np.flatnonzero((p.labels == a) & (preds == b))
+        cor = np.flatnonzero(np.isin(p.labels, [a, b]) & (preds == p.labels))
+        idx = np.r_[err, cor]
+        cells, border = gradcam_cells(weights, arch, root, [p.paths[i] for i in idx], preds[idx])
+        ne = len(err)
+        out.append(
+            PairAttentionInput(
+                pr.true, pr.pred, cells[:ne], cells[ne:], border[:ne], border[ne:], tuple(p.paths[i] for i in err)
+            )
+        )
+    return tuple(out)
+
+
+def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path, attention=()):
     confusion = compute_confusion(p)
     pairs = rank_pairs(p)
     return run_diagnostics(
@@ -86,6 +151,7 @@ def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path):
         extras=extras,
         sizes=sizes,
         root=root,
+        attention=attention,
     )
 
 
@@ -127,7 +193,10 @@ def main() -> None:
     results = {}
     for name, (root, w) in cases.items():
         p, extras, sizes = run_case(root, w, arch, args.cache / f"{name}.npz")
-        diag = diagnose(p, extras, sizes, root)
+        attention = ()
+        if name in ("clean", "patch"):
+            attention = attention_inputs(p, rank_pairs(p), w, arch, root)
+        diag = diagnose(p, extras, sizes, root, attention)
         show(name, diag)
         results[name] = (p, diag)
     p, diag = results["noise"]
@@ -135,7 +204,10 @@ def main() -> None:
     li = next((f for f in diag.findings if f.kind == "label_issues"), None)
     if li is not None:
         hits = np.isin(np.array(li.examples), truth["noise"]["files"])
-        print(f"label_issues finding: n_strong={li.evidence['n_strong']}, examples {hits.sum()}/{len(hits)} planted")
+        print(
+            f"label_issues finding: {li.title}; pairs {li.evidence['pairs']}; examples {hits.sum()}/{len(hits)} planted"
+        )
+        print("  text:", li.text)
     p, diag = results["dark"]
     for s in diag.slices[:5]:
         print(f"dark slice: {s.true}->{s.pred} {s.prop} {s.direction} lift {s.lift:.2f} q {s.q_value:.2g}")

@@ -22,14 +22,15 @@ def gaussian_world(
     noise: float = 1.0,
     seed: int = 0,
 ):
-    """Class-conditional Gaussians (equal covariance): embeddings and a *calibrated* model's logits.
+    """Equidistant class-conditional Gaussians: embeddings and a *calibrated* model's logits.
 
     The logits are the exact Bayes log-posteriors of the true generative model, so the model is
     calibrated, its errors are symmetric and borderline: a clean control.
     """
     rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 1, (n_classes, dim))
-    centres *= separation / np.sqrt(2) / np.linalg.norm(centres, axis=1, keepdims=True)
+    # Equidistant centres (scaled one-hot directions, then a random rotation): no pair is closer than another.
+    rotation, _ = np.linalg.qr(rng.normal(0, 1, (dim, dim)))
+    centres = np.eye(n_classes, dim) * separation / np.sqrt(2) @ rotation
     labels = np.repeat(np.arange(n_classes), per_class)
     x = centres[labels] + rng.normal(0, noise, (len(labels), dim))
     logits = -((x[:, None, :] - centres[None]) ** 2).sum(axis=2) / (2 * noise**2)

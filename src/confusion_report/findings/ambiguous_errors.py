@@ -10,11 +10,11 @@ from ..results import Finding
 from .inputs import FindingInputs
 from .text import pct, pval
 
-MIN_ERRORS = 10
+MIN_ERRORS = 15
 LOW_MARGIN = 0.2  # top-1 minus top-2 probability: the model could have gone either way
 HIGH_CONFIDENCE = 0.9  # the model is sure and wrong
 MIN_SHARE = 0.5
-MAX_Q = 0.01
+MAX_Q = 0.001
 TOP_PAIRS = 10
 
 
@@ -22,7 +22,8 @@ def rule(inp: FindingInputs) -> Finding | None:
     """For each top pair, compare its share of low-margin and of high-confidence errors with all other errors.
 
     One-sided binomial tests (pair share vs the share among the remaining errors), Benjamini-Hochberg
-    over both modes and all pairs tested; a mode needs >= 50% of the pair's errors. The strongest fires.
+    over both modes and all pairs tested (q <= 0.001: borderline errors are the normal state of a
+    calibrated model); a mode needs >= 50% of the pair's errors. The strongest fires.
     """
     p = inp.predictions
     if p is None:
@@ -43,12 +44,12 @@ def rule(inp: FindingInputs) -> Finding | None:
         for mode, flag in (("ambiguous", margin < LOW_MARGIN), ("systematic", conf >= HIGH_CONFIDENCE)):
             k, n = int((flag & m).sum()), int(m.sum())
             base = float((flag & rest).sum() / rest.sum())
-            if k / n >= MIN_SHARE and k / n > base:
-                cands.append((pr, mode, k, n, base, binom_greater(k, n, base), np.flatnonzero(flag & m)))
+            # Every test enters the correction, also those whose effect is too small to report.
+            cands.append((pr, mode, k, n, base, binom_greater(k, n, base), np.flatnonzero(flag & m)))
     if not cands:
         return None
     q = bh_qvalues([c[5] for c in cands])
-    ok = [(c, qv) for c, qv in zip(cands, q, strict=True) if qv <= MAX_Q]
+    ok = [(c, qv) for c, qv in zip(cands, q, strict=True) if qv <= MAX_Q and c[2] / c[3] >= MIN_SHARE]
     if not ok:
         return None
     (pr, mode, k, n, base, pv, idx), qv = min(ok, key=lambda t: t[0][5])

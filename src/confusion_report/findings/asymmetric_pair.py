@@ -11,11 +11,12 @@ from .text import pct, pval, times
 
 MIN_ERRORS = 10
 MIN_RATIO = 3.0
-MAX_Q = 0.01
+MAX_Q = 0.001
 
 
 def rule(inp: FindingInputs) -> Finding | None:
-    """The strongest pair whose rate A -> B is >= 3x the rate B -> A, binomial test with BH over pairs.
+    """The strongest pair whose rate A -> B is >= 3x the rate B -> A, binomial test with BH over pairs
+    (q <= 0.001).
 
     Under symmetric *rates*, of the n errors between A and B a share ``s_A / (s_A + s_B)`` would be
     A -> B (s = support); the test asks whether A -> B exceeds that.
@@ -25,7 +26,7 @@ def rule(inp: FindingInputs) -> Finding | None:
     support = counts.sum(axis=1)
     cands = []
     for p in inp.pairs:
-        if p.count < MIN_ERRORS or p.count <= p.reverse_count:
+        if p.count < MIN_ERRORS:
             continue
         a, b = names.index(p.true), names.index(p.pred)
         if support[a] == 0 or support[b] == 0:

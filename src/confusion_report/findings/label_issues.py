@@ -31,13 +31,16 @@ def rule(inp: FindingInputs) -> Finding | None:
     return Finding(
         kind="label_issues",
         severity="high",
-        title=f"Probable label errors: {and_join([f'{x.given} ← {x.suggested}' for x in li.excess[:3]])}",
+        title="Possible label errors: "
+        + and_join([f"{x.given} images that look like {x.suggested}" for x in li.excess[:3]]),
         text=(
             f"{observed} images get at most {pct(li.threshold)} for their given label from the model after "
             f"recalibration, far more than the model expects if the labels were right: {'; '.join(parts)}. "
             f"Strongest: {e.given} → {e.suggested}, {times(e.observed / max(e.expected, 1e-9))} "
-            f"(Poisson {pval(e.p_value)}, q = {e.q_value:.2g}). The top of the ranked list ({li.method}) holds "
-            f"{len(suspects)} suspects of these pairs; review them from the top."
+            f"(Poisson {pval(e.p_value)}, q = {e.q_value:.2g}). Consistent with mislabelled images; a cue shared "
+            "by these images that the model links to the other class leaves the same signature, so look at the "
+            f"examples before relabelling. The ranked list ({li.method}) starts with the {len(suspects)} suspects "
+            "of these pairs."
         ),
         classes=classes,
         evidence={

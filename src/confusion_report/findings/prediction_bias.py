@@ -25,13 +25,13 @@ def rule(inp: FindingInputs) -> Finding | None:
         tp = round(c.recall * c.support)
         fp, fn = c.predicted - tp, c.support - tp
         ratio = c.predicted / c.support
-        if fp < MIN_FALSE_POSITIVES or ratio < MIN_RATIO:
+        if fp < MIN_FALSE_POSITIVES:
             continue
         cands.append((c, fp, fn, ratio, binom_greater(fp, fp + fn, 0.5)))
     if not cands:
         return None
     q = bh_qvalues([x[4] for x in cands])
-    ok = [(x, qv) for x, qv in zip(cands, q, strict=True) if qv <= MAX_Q]
+    ok = [(x, qv) for x, qv in zip(cands, q, strict=True) if qv <= MAX_Q and x[3] >= MIN_RATIO]
     if not ok:
         return None
     (c, fp, fn, ratio, pv), qv = min(ok, key=lambda t: t[0][4])
