@@ -216,6 +216,26 @@ def main() -> None:
         "dark property_slice finding:",
         None if ps is None else (ps.classes, ps.evidence["property"], ps.evidence["direction"]),
     )
+    if ps is not None:
+        hits = np.isin(np.array(ps.examples), truth["dark"]["files"])
+        print(f"  examples {hits.sum()}/{len(hits)} planted; text: {ps.text}")
+    p, diag = results["patch"]
+    for s in diag.slices[:5]:
+        print(f"patch slice: {s.true}->{s.pred} {s.prop} {s.direction} lift {s.lift:.2f} q {s.q_value:.2g}")
+    for name in ("clean", "patch"):
+        f = next((f for f in results[name][1].findings if f.kind == "attention_region"), None)
+        print(f"{name} attention_region:", None if f is None else (f.classes, f.evidence["region"], f.text))
+        if f is not None and name == "patch":
+            hits = np.isin(np.array(f.examples), truth["patch"]["files"])
+            print(f"  examples {hits.sum()}/{len(hits)} planted")
+    for name in ("clean", "dark", "patch"):
+        f = next((f for f in results[name][1].findings if f.kind == "label_issues"), None)
+        print(f"{name} label_issues:", None if f is None else f.title)
+    for name, (_, d) in results.items():
+        print(
+            f"{name} ece {d.calibration.ece:.3f}; duplicates {len(d.duplicates)} groups; overlaps",
+            [(o.true, o.pred, round(o.neighbour_mixing, 3), round(o.silhouette, 3)) for o in d.overlaps[:3]],
+        )
 
 
 if __name__ == "__main__":

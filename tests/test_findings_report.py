@@ -97,3 +97,15 @@ def test_report_shows_findings_and_json_carries_the_new_results(colour_net, tmp_
     ]
     assert abs(again.calibration.ece - result.calibration.ece) < 1e-5  # JSON keeps 6 significant digits
     assert again.to_json() == ReportData.from_json(again.to_json()).to_json()
+
+
+def test_a_cue_on_the_same_pair_qualifies_the_label_finding() -> None:
+    """Label excess bird <- airplane plus attention on bird -> airplane: the label finding warns, drops to medium."""
+    from confusion_report.findings.registry import reconcile
+
+    label = Finding("label_issues", "high", "t", "x.", evidence={"pairs": [{"given": "bird", "suggested": "airplane"}]})
+    cue = Finding("attention_region", "high", "t", "y", classes=("bird", "airplane"))
+    other = Finding("attention_region", "high", "t", "y", classes=("cat", "dog"))
+    assert reconcile([label, other])[0] == label
+    qualified = reconcile([label, cue])[0]
+    assert qualified.severity == "medium" and "shared cue" in qualified.text

@@ -34,7 +34,8 @@ def rule(inp: FindingInputs) -> Finding | None:
     unit = "" if s.prop == "grayscale" else f" ({s.prop} {'≤' if s.direction == 'low' else '≥'} {s.threshold:.3g})"
     rate_in, rate_out = s.errors_slice / s.n_slice, s.errors_rest / max(s.n_rest, 1)
     what = "misclassified" if s.pred is None else f"predicted as {s.pred}"
-    also = f" These images are also {and_join(list(s.also[:3]))}." if s.also else ""
+    words = [f"{a.rsplit(' ', 1)[0]} ({a.rsplit(' ', 1)[1]})" for a in s.also[:3]]
+    also = f" The same images also differ in {and_join(words)}." if words else ""
     others = [f"{x.true}{' → ' + x.pred if x.pred else ''} ({x.prop}, {x.direction})" for x in inp.slices[1:4]]
     more = f" Other significant slices: {'; '.join(others)}." if others else ""
     subject = s.true if s.pred is None else f"{s.true} → {s.pred}"
