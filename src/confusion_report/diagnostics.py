@@ -15,7 +15,8 @@ import numpy as np
 from .analyses.calibration import compute_calibration
 from .analyses.duplicates import find_duplicate_groups
 from .analyses.image_stats import ImageStats
-from .analyses.label_issues import find_label_issues
+from .analyses.label_issues import K_NEIGHBOURS, find_label_issues
+from .analyses.neighbours import knn
 from .analyses.overlap import pair_overlaps
 from .analyses.predictions import Predictions
 from .analyses.slices import find_slices
@@ -86,12 +87,15 @@ def run_diagnostics(
     stats = None
     if sizes is not None and "stat_brightness" in extras:
         stats = ImageStats.from_arrays({k.removeprefix("stat_"): v for k, v in extras.items()}, sizes)
-    label_issues = find_label_issues(p) if len(p.labels) >= 20 else None
+    # One kNN on the embeddings serves label issues, feature overlap and near-duplicates.
+    nbrs = knn(p.embeddings, K_NEIGHBOURS) if p.embeddings is not None and len(p.labels) > K_NEIGHBOURS else None
+    nbr_idx = nbrs[0] if nbrs is not None else None
+    label_issues = find_label_issues(p, neighbours=nbr_idx) if len(p.labels) >= 20 else None
     slices = find_slices(p, stats, pairs) if stats is not None else ()
     calibration = compute_calibration(p)
-    overlaps = pair_overlaps(p, pairs)
+    overlaps = pair_overlaps(p, pairs, neighbours=nbr_idx)
     loader = _pixel_loader(root, p.paths) if root is not None else None
-    duplicates = find_duplicate_groups(p.embeddings, p.labels, p.names, p.paths, pixels=loader)
+    duplicates = find_duplicate_groups(p.embeddings, p.labels, p.names, p.paths, pixels=loader, neighbours=nbrs)
     inputs = FindingInputs(
         classes=p.names,
         confusion=confusion,

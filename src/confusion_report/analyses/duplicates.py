@@ -40,16 +40,18 @@ def find_duplicate_groups(
     cosine: float = COSINE,
     pixel_corr: float = PIXEL_CORR,
     k: int = 5,
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[DuplicateGroup, ...]:
     """Groups of near-identical images (connected components of candidate pairs); conflicting labels first.
 
     Candidates are pairs among each image's ``k`` nearest neighbours with cosine >= ``cosine``. With
     ``pixels`` (index -> RGB array, or None when unreadable) a candidate is kept only if the pixel
     signatures also correlate >= ``pixel_corr``: two different photographs can look alike to a model.
+    ``neighbours`` (indices and cosine similarities, nearest first) reuses a kNN computed elsewhere.
     """
     if embeddings is None or len(labels) < 2:
         return ()
-    idx, sim = knn(embeddings, k)
+    idx, sim = (neighbours[0][:, :k], neighbours[1][:, :k]) if neighbours is not None else knn(embeddings, k)
     cand = [
         (i, int(j), float(s))
         for i in range(len(idx))

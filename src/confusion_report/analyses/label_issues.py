@@ -49,11 +49,21 @@ def confident_learning(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     return flagged, ranked
 
 
-def neighbour_view(embeddings: np.ndarray | None, labels: np.ndarray, n_classes: int, *, k: int = K_NEIGHBOURS):
-    """The smoothed label distribution of each image's k nearest neighbours, or None without embeddings."""
+def neighbour_view(
+    embeddings: np.ndarray | None,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    k: int = K_NEIGHBOURS,
+    neighbours: np.ndarray | None = None,
+):
+    """The smoothed label distribution of each image's k nearest neighbours, or None without embeddings.
+
+    ``neighbours`` (indices, nearest first, at least k columns) reuses a kNN computed elsewhere.
+    """
     if embeddings is None or len(labels) <= k:
         return None
-    idx, _ = knn(embeddings, k)
+    idx = neighbours[:, :k] if neighbours is not None else knn(embeddings, k)[0]
     return neighbour_label_distribution(idx, labels, n_classes)
 
 
@@ -64,6 +74,7 @@ def rank_suspects(
     names: tuple[str, ...],
     *,
     k: int = K_NEIGHBOURS,
+    neighbours: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, list[NoiseExcess], float]:
     """Flagged images, most suspicious first (see the module docstring).
 
@@ -77,7 +88,7 @@ def rank_suspects(
     n, c = probs.shape
     rows = np.arange(n)
     flagged, _ = confident_learning(probs, labels)
-    nbr = neighbour_view(embeddings, labels, c, k=k)
+    nbr = neighbour_view(embeddings, labels, c, k=k, neighbours=neighbours)
     other = probs.copy()
     other[rows, labels] = -1.0
     suggested = other.argmax(axis=1)
@@ -170,12 +181,14 @@ def noise_excess(
     return t, out
 
 
-def find_label_issues(p: Predictions, *, k: int = K_NEIGHBOURS, keep: int = KEEP) -> LabelIssues:
+def find_label_issues(
+    p: Predictions, *, k: int = K_NEIGHBOURS, keep: int = KEEP, neighbours: np.ndarray | None = None
+) -> LabelIssues:
     """Suspected label errors, most suspicious first (see the module docstring for the method)."""
     probs = p.probs
     labels = p.labels
     ranked, score, nbr, suggested, significant, temperature = rank_suspects(
-        p.logits, p.embeddings, labels, p.names, k=k
+        p.logits, p.embeddings, labels, p.names, k=k, neighbours=neighbours
     )
     base_flagged, _ = confident_learning(probs, labels)
     suspects = tuple(

@@ -29,14 +29,23 @@ def neighbour_mixing_matrix(idx: np.ndarray, labels: np.ndarray, n_classes: int)
 
 
 def pair_overlaps(
-    p: Predictions, pairs: Sequence[Pair], *, top_pairs: int = 10, k: int = K, seed: int = 0
+    p: Predictions,
+    pairs: Sequence[Pair],
+    *,
+    top_pairs: int = 10,
+    k: int = K,
+    seed: int = 0,
+    neighbours: np.ndarray | None = None,
 ) -> tuple[PairOverlap, ...]:
-    """Overlap of the two classes of each of the ``top_pairs`` first pairs (needs embeddings)."""
+    """Overlap of the two classes of each of the ``top_pairs`` first pairs (needs embeddings).
+
+    ``neighbours`` (indices, nearest first, at least k columns) reuses a kNN computed elsewhere.
+    """
     from sklearn.metrics import silhouette_score
 
     if p.embeddings is None or len(p.labels) <= k or not pairs:
         return ()
-    idx, _ = knn(p.embeddings, k)
+    idx = neighbours[:, :k] if neighbours is not None else knn(p.embeddings, k)[0]
     c = len(p.names)
     mix = neighbour_mixing_matrix(idx, p.labels, c)
     support = np.bincount(p.labels, minlength=c).astype(np.float64)
