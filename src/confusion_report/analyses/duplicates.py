@@ -15,19 +15,13 @@ MAX_CANDIDATES = 5000
 
 
 def pixel_signature(rgb: np.ndarray) -> np.ndarray:
-    """A 16x16 grayscale, mean-free, unit-norm vector of an ``(H, W, 3)`` uint8 image (block means)."""
-    g = np.asarray(rgb, dtype=np.float64).mean(axis=2)
-    h, w = g.shape
-    ys = np.linspace(0, h, 17).astype(int)
-    xs = np.linspace(0, w, 17).astype(int)
-    small = np.array(
-        [
-            [g[ys[i] : max(ys[i + 1], ys[i] + 1), xs[j] : max(xs[j + 1], xs[j] + 1)].mean() for j in range(16)]
-            for i in range(16)
-        ]
-    ).ravel()
-    small -= small.mean()
-    return small / (np.linalg.norm(small) + 1e-9)
+    """A 16x16 grayscale (box-filtered), mean-free, unit-norm vector of an ``(H, W, 3)`` uint8 image."""
+    from PIL import Image
+
+    small = Image.fromarray(np.asarray(rgb, dtype=np.uint8)).convert("L").resize((16, 16), Image.Resampling.BOX)
+    v = np.asarray(small, dtype=np.float64).ravel()
+    v -= v.mean()
+    return v / (np.linalg.norm(v) + 1e-9)
 
 
 def find_duplicate_groups(
