@@ -42,13 +42,13 @@ def rule(inp: FindingInputs) -> Finding | None:
     anchor = inp.anchor(s.true, s.pred) if s.pred else None
     return Finding(
         kind="property_slice",
-        severity="high" if s.lift >= 2 and s.errors_slice >= 20 else "medium",
+        severity="high" if s.lift >= 2 and s.errors_slice >= 20 and s.q_value <= 1e-4 else "medium",
         title=f"{subject}: errors concentrate in {s.prop} {s.direction}",
         text=(
             f"{s.true} images in {where}{unit} are {what} {pct(rate_in)} of the time "
             f"({s.errors_slice} of {s.n_slice}) against {pct(rate_out)} for the other {s.true} images "
-            f"({times(s.lift)}; Fisher {pval(s.p_value)}, q = {s.q_value:.2g}).{also} The model appears sensitive "
-            f"to {s.prop} for this class; more training images like these, or augmentation, may help.{more}"
+            f"({times(s.lift)}; Fisher {pval(s.p_value)}, q = {s.q_value:.2g}).{also} Consistent with a model that is "
+            f"sensitive to {s.prop} for this class; more training images like these, or augmentation, may help.{more}"
         ),
         classes=(s.true,) if s.pred is None else (s.true, s.pred),
         evidence={
