@@ -26,9 +26,11 @@ class ImageStatsCollector(Collector):
         self.mean = tuple(mean) if mean is not None else (0.0, 0.0, 0.0)
         self.std = tuple(std) if std is not None else (1.0, 1.0, 1.0)
         self.arrays: dict[str, np.ndarray] = {}
+        self.measured = False
 
     def attach(self, module: nn.Module, n: int) -> None:
         self.arrays = {k: np.zeros(n, dtype=np.float32) for k in STAT_NAMES}
+        self.measured = False
 
     def after_forward(self, idx, x, logits, labels) -> None:
         if x.dim() != 4 or x.shape[1] != 3:
@@ -57,6 +59,8 @@ class ImageStatsCollector(Collector):
             }
         for k, v in values.items():
             self.arrays[k][idx] = v.cpu().numpy()
+        self.measured = True
 
     def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
-        return {f"stat_{k}": v[keep] for k, v in self.arrays.items()}
+        # Nothing measured (inputs were not RGB batches): no statistics rather than zeros.
+        return {f"stat_{k}": v[keep] for k, v in self.arrays.items()} if self.measured else {}
