@@ -97,7 +97,6 @@ def test_dark_slice_fires_property_slice_naming_brightness_low() -> None:
     assert f.classes[0] == "c2"
     assert (f.evidence["property"], f.evidence["direction"]) == ("brightness", "low")
     assert f.evidence["lift"] > 2 and f.evidence["q_value"] < 0.01
-    assert "calibration" not in _kinds(_diagnose(p, stats).findings) or True  # other kinds may fire; not the point
 
 
 def test_three_class_cluster_fires_confusion_cluster() -> None:
