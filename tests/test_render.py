@@ -24,8 +24,10 @@ def test_report_references_nothing_outside_itself(colour_net, colour_folder: Pat
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     shown = {img.path for g in result.galleries for img in (*g.errors, *g.typical_true, *g.typical_pred)}
     assert shown and shown <= set(result.media)
-    assert html.count("data:image/webp;base64,") == sum(
-        len(g.errors) + len(g.typical_true) + len(g.typical_pred) for g in result.galleries
+    assert (
+        html.count("<img ")
+        == html.count('src="data:image/')
+        >= sum(len(g.errors) + len(g.typical_true) + len(g.typical_pred) for g in result.galleries)
     )
 
 

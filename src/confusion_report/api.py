@@ -24,8 +24,10 @@ from .analyses.gallery import build_galleries
 from .analyses.metrics import compute_metrics
 from .analyses.pairs import rank_pairs
 from .analyses.predictions import Predictions
+from .collectors.image_stats import ImageStatsCollector
 from .config import BuildConfig
 from .data import DatasetIndex, ImageRecord, discover, load_rgb, read_class_names
+from .diagnostics import run_diagnostics
 from .engine import EmbeddingCollector, probe_model, resolve_device, run_pass
 from .errors import DataError, ReportError
 from .loading import LoadedModel, find_final_linear, get_submodule, load_model, wrap_module
@@ -140,6 +142,7 @@ def build(
         collectors.append(
             EmbeddingCollector(get_submodule(loaded.module, embedding_layer), output=cfg.embedding_layer is not None)
         )
+    collectors.append(ImageStatsCollector(mean=prep.mean, std=prep.std))
     name_to_idx = {n: k for k, n in enumerate(names)}
     all_labels = np.array([name_to_idx[r.label] for r in index.records], dtype=np.int64)
     arrays = run_pass(
@@ -182,8 +185,24 @@ def build(
     if skipped:
         warnings.append(f"{len(skipped)} file(s) were skipped (listed under Data).")
 
+    # 4b. diagnostics (label issues, slices, calibration, overlap, duplicates) and automatic findings
+    diag = run_diagnostics(
+        preds_in,
+        confusion=confusion,
+        pairs=pairs,
+        clusters=clusters,
+        metrics=metrics,
+        extras=arrays.extras,
+        sizes=arrays.sizes,
+        root=index.root,
+        skipped=skipped,
+        conversions=arrays.conversions,
+    )
+    metrics = dataclasses.replace(metrics, ece=diag.calibration.ece)
+
     # 5. media for the images the report shows
     shown = [img.path for g in galleries for img in (*g.errors, *g.typical_true, *g.typical_pred)]
+    shown += diag.shown_paths()
     media, failed = make_thumbnails(index.root, shown)
     if failed:
         warnings.append(f"{len(failed)} gallery image(s) could not be read for thumbnails.")
@@ -237,6 +256,12 @@ def build(
         focus_classes=tuple(cfg.focus_classes),
         warnings=tuple(warnings),
         media=media,
+        findings=diag.findings,
+        label_issues=diag.label_issues,
+        slices=diag.slices,
+        calibration=diag.calibration,
+        duplicates=diag.duplicates,
+        overlaps=diag.overlaps,
     )
     _write_outputs(cfg, result, preds_in, skipped)
     return result

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .evidence import Calibration, DuplicateGroup, LabelIssues, PairOverlap, PropertySlice
 from .serde import from_jsonable, to_jsonable
 
 SCHEMA_VERSION = 1
@@ -102,6 +103,7 @@ class Metrics:
     n_errors: int
     per_class: tuple[ClassMetrics, ...]
     top5: float | None = None
+    ece: float | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,11 @@ class ReportData:
     warnings: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
     media: dict[str, str] = field(default_factory=dict)
+    label_issues: LabelIssues | None = None
+    slices: tuple[PropertySlice, ...] = ()
+    calibration: Calibration | None = None
+    duplicates: tuple[DuplicateGroup, ...] = ()
+    overlaps: tuple[PairOverlap, ...] = ()
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""

@@ -1,0 +1,112 @@
+"""Errors concentrated in a slice of an image property (dark images of one class, blurry ones, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..evidence import PropertySlice
+from ..results import Pair
+from .image_stats import ImageStats
+from .predictions import Predictions
+from .significance import bh_qvalues, fisher_greater
+
+EXAMPLES = 8
+
+
+def _tests_for(
+    values: dict[str, np.ndarray], gray: np.ndarray, members: np.ndarray, err: np.ndarray
+) -> list[tuple[str, str, float, np.ndarray]]:
+    """The (property, direction, threshold, in-slice mask) candidates over one class's images."""
+    out = []
+    n = len(members)
+    for prop, v_all in values.items():
+        v = v_all[members]
+        if not np.all(np.isfinite(v)) or len(np.unique(v)) < 3:
+            continue
+        lo, hi = np.quantile(v, [1 / 3, 2 / 3])
+        for direction, mask, thr in (("low", v <= lo, lo), ("high", v >= hi, hi)):
+            # Ties can swallow a tercile (e.g. most images of one size): a slice must be a real minority.
+            if 0.1 * n <= mask.sum() <= 0.5 * n:
+                out.append((prop, direction, float(thr), mask))
+    g = gray[members]
+    if 0 < g.sum() < n:
+        out.append(("grayscale", "yes", 1.0, g))
+    return out
+
+
+def find_slices(
+    p: Predictions,
+    stats: ImageStats,
+    pairs: Sequence[Pair],
+    *,
+    top_pairs: int = 10,
+    min_support: int = 30,
+    min_errors: int = 5,
+    min_lift: float = 1.5,
+    max_q: float = 0.01,
+) -> tuple[PropertySlice, ...]:
+    """Slices (low/high within-class tercile of each property, or grayscale) where errors concentrate.
+
+    For each class with ``min_support`` images, and for each of the ``top_pairs`` first directed pairs,
+    a one-sided Fisher exact test compares the error rate inside the slice with the rest of the class
+    (for a pair, "error" means predicted as that pair's class). All tests share one Benjamini-Hochberg
+    correction; a slice is kept with ``q <= max_q``, ``lift >= min_lift`` and ``min_errors`` errors
+    inside. One result per class or pair (its strongest property); the other significant properties of
+    the same group are listed in ``also`` (properties are correlated: dark images are also low-contrast).
+    """
+    preds = p.preds
+    probs = p.probs
+    values = stats.continuous()
+    groups: list[tuple[int, int | None]] = [(c, None) for c in range(len(p.names))]
+    groups += [(p.names.index(pr.true), p.names.index(pr.pred)) for pr in pairs[:top_pairs]]
+    rows = []
+    for a, b in groups:
+        members = np.flatnonzero(p.labels == a)
+        if len(members) < min_support:
+            continue
+        err = (preds[members] != a) if b is None else (preds[members] == b)
+        if err.sum() < min_errors:
+            continue
+        for prop, direction, thr, mask in _tests_for(values, stats.grayscale, members, err):
+            e_in, n_in = int(err[mask].sum()), int(mask.sum())
+            e_out, n_out = int(err[~mask].sum()), int((~mask).sum())
+            pv = fisher_greater(e_in, n_in - e_in, e_out, n_out - e_out)
+            rate_in, rate_out = e_in / n_in, e_out / max(n_out, 1)
+            lift = rate_in / rate_out if rate_out > 0 else float("inf")
+            rows.append((a, b, prop, direction, thr, n_in, e_in, n_out, e_out, lift, pv, members[mask & err]))
+    if not rows:
+        return ()
+    q = bh_qvalues([r[10] for r in rows])
+    kept: dict[tuple[int, int | None], list] = {}
+    for r, qv in zip(rows, q, strict=True):
+        if qv <= max_q and r[9] >= min_lift and r[6] >= min_errors:
+            kept.setdefault((r[0], r[1]), []).append((*r, qv))
+    out = []
+    for (a, b), items in kept.items():
+        items.sort(key=lambda r: r[10])
+        best = items[0]
+        wrong = best[11]
+        conf = probs[wrong, preds[wrong]]
+        examples = tuple(p.paths[i] for i in wrong[np.argsort(-conf, kind="stable")][:EXAMPLES])
+        out.append(
+            PropertySlice(
+                true=p.names[a],
+                pred=None if b is None else p.names[b],
+                prop=best[2],
+                direction=best[3],
+                threshold=best[4],
+                n_slice=best[5],
+                errors_slice=best[6],
+                n_rest=best[7],
+                errors_rest=best[8],
+                lift=float(best[9]),
+                p_value=float(best[10]),
+                q_value=float(best[12]),
+                examples=examples,
+                also=tuple(dict.fromkeys(f"{r[2]} {r[3]}" for r in items[1:] if r[2] != best[2])),
+            )
+        )
+    out.sort(key=lambda s: (s.p_value, s.true, s.pred or ""))
+    return tuple(out)
