@@ -117,7 +117,7 @@ def test_three_class_cluster_fires_confusion_cluster() -> None:
 
 def test_duplicates_with_conflicting_labels_fire_near_duplicates() -> None:
     """Two copies of one image filed under different classes are found and confirmed on pixels."""
-    from confusion_report.analyses.duplicates import find_duplicate_groups
+    from confusion_report.analyses.pixel_duplicates import find_duplicate_groups
 
     rng = np.random.default_rng(6)
     emb = rng.normal(0, 1, (200, 16)).astype(np.float32)

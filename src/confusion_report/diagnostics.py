@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .analyses.calibration import compute_calibration
-from .analyses.duplicates import find_duplicate_groups
+from .analyses.pixel_duplicates import find_duplicate_groups
 from .analyses.image_stats import ImageStats
 from .analyses.label_issues import K_NEIGHBOURS, find_label_issues
-from .analyses.neighbours import knn
+from .analyses.neighbour_labels import knn
 from .analyses.overlap import pair_overlaps
 from .analyses.predictions import Predictions
 from .analyses.slices import find_slices

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evidence import LabelIssues, LabelSuspect, NoiseExcess
-from .neighbours import knn, neighbour_label_distribution
+from .neighbour_labels import knn, neighbour_label_distribution
 from .predictions import Predictions
 
 K_NEIGHBOURS = 10

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..evidence import PairOverlap
 from ..results import Pair
-from .neighbours import knn, normalise
+from .neighbour_labels import knn, normalise
 from .predictions import Predictions
 
 K = 10

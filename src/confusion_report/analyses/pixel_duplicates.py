@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..evidence import DuplicateGroup
-from .neighbours import knn
+from .neighbour_labels import knn
 
 COSINE = 0.98  # candidates: near-identical in feature space
 PIXEL_CORR = 0.9  # confirmation: 16x16 grayscale thumbnails correlate at least this much
