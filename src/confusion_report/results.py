@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .feature_results import Duplicates, FeatureSpace, Projection
 from .serde import from_jsonable, to_jsonable
 
 SCHEMA_VERSION = 1
@@ -196,6 +197,11 @@ class ReportData:
     warnings: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
     media: dict[str, str] = field(default_factory=dict)
+    # Feature space (issue 5): neighbour overlap and near-duplicates travel in the JSON; the 2-D
+    # coordinates only feed the chart, so they are left out of it.
+    feature_space: FeatureSpace | None = None
+    duplicates: Duplicates | None = None
+    projection: Projection | None = field(default=None, metadata={"skip_json": True})
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""

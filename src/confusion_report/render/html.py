@@ -13,6 +13,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..results import ReportData
+from .charts import charts_for, vega_bundle
 from .heatmap import heatmap_svg
 
 
@@ -62,6 +63,7 @@ def environment() -> jinja2.Environment:
 def render_html(data: ReportData) -> str:
     """The whole self-contained report as one string."""
     env = environment()
+    charts = charts_for(data)
     context = {
         "r": data,
         "media": data.media,
@@ -73,6 +75,9 @@ def render_html(data: ReportData) -> str:
         ),
         "report_json": _json_script(data.to_dict(include_media=False)),
         "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
+        # Interactive charts (issue 5): the Vega bundle is inlined once, only when a chart is present.
+        "charts": charts,
+        "vega_js": vega_bundle() if charts else Markup(""),
     }
     return env.get_template("report.html.j2").render(context)
 
