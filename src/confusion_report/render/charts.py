@@ -113,12 +113,19 @@ def embedding_chart_spec(
             color=alt.Color(
                 "group:N",
                 scale=alt.Scale(domain=groups, range=colours),
-                legend=alt.Legend(title="true class (click to isolate)", symbolLimit=0, labelLimit=180),
+                legend=alt.Legend(
+                    title="true class (click to isolate)",
+                    symbolLimit=0,
+                    labelLimit=180,
+                    symbolType="circle",
+                    symbolOpacity=1,
+                    symbolSize=90,
+                ),
             ),
             shape=alt.Shape(
                 "kind:N",
                 scale=alt.Scale(domain=["correct", "error"], range=["circle", "cross"]),
-                legend=alt.Legend(title="prediction"),
+                legend=alt.Legend(title="prediction", symbolOpacity=1, symbolSize=90, symbolFillColor=OTHER_COLOUR),
             ),
             size=alt.Size("size:Q", scale=None, legend=None),
             opacity=alt.when(legend_pick)
