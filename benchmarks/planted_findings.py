@@ -140,8 +140,12 @@ def attention_inputs(p: Predictions, pairs, weights: Path, arch: Path, root: Pat
 
 
 def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path, attention=()):
+    from confusion_report.feature_space import run_feature_space
+
     confusion = compute_confusion(p)
     pairs = rank_pairs(p)
+    # The build's feature-space stage gives the shared k-NN graph and the near-duplicate groups.
+    features = run_feature_space(p, pairs=pairs, galleries=(), root=root, method="pca")
     return run_diagnostics(
         p,
         confusion=confusion,
@@ -150,8 +154,9 @@ def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path, attent
         metrics=compute_metrics(p),
         extras=extras,
         sizes=sizes,
-        root=root,
         attention=attention,
+        graph=features.graph,
+        duplicates=features.duplicates,
     )
 
 

@@ -83,11 +83,23 @@ def open_report(browser, path: Path, *, hash_: str = ""):
     return page, log, url
 
 
-def scroll_through(page) -> None:
-    """Scroll to the bottom in steps so lazy images load, then back to the top."""
+def scroll_through(page, *, timeout_s: float = 10.0) -> None:
+    """Open every <details>, scroll to the bottom in steps so lazy images load, then back to the top.
+
+    Polls with evaluate() rather than wait_for_function(), which playwright implements with eval and
+    a report's Content-Security-Policy may forbid.
+    """
+    import time
+
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     height = page.evaluate("document.body.scrollHeight")
     for y in range(0, height + 900, 700):
         page.evaluate(f"window.scrollTo(0, {y})")
         page.wait_for_timeout(30)
-    page.wait_for_function("[...document.images].every(i => i.complete)", timeout=10_000)
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate("[...document.images].every(i => i.complete)"):
+        if time.monotonic() > deadline:
+            pending = page.evaluate("[...document.images].filter(i => !i.complete).map(i => i.alt)")
+            raise AssertionError(f"images still loading after {timeout_s} s: {pending[:5]}")
+        page.wait_for_timeout(100)
     page.evaluate("window.scrollTo(0, 0)")

@@ -20,11 +20,13 @@ ACTUAL = TESTS / "actual"
 
 _DATA_URI = re.compile(r"data:image/(png|webp|jpeg|svg\+xml);base64,[A-Za-z0-9+/=]+")
 _JSON_SCRIPT = re.compile(r'(<script type="application/json" id="report-data">)(.*?)(</script>)', re.S)
-_VOLATILE_LINE = re.compile(r'(<(p|dd) class="volatile">).*?(</\2>)', re.S)
+_VOLATILE_LINE = re.compile(r'(<(p|dd|span) class="volatile">).*?(</\2>)', re.S)
 _VERSION = re.compile(r'(<meta name="generator" content="confusion-report )[^"]+(">)')
 
 # Keys of the embedded JSON whose values change from run to run or machine to machine.
 _VOLATILE_KEYS = {
+    "seconds",
+    "warmup_seconds_waited",
     "created",
     "tool_version",
     "seconds_pass",

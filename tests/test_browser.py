@@ -42,7 +42,8 @@ def test_table_of_contents_and_pair_anchors_navigate(browser, report: Path) -> N
     page, log, _ = open_report(browser, report)
     page.click("nav.toc a[href='#classes']")
     assert log.console_errors == []
-    page.wait_for_function("location.hash === '#classes'")
+    page.wait_for_timeout(200)
+    assert page.evaluate("location.hash") == "#classes"
     top = page.evaluate("document.getElementById('classes').getBoundingClientRect().top")
     header = page.evaluate("document.querySelector('header.top').getBoundingClientRect().bottom")
     assert header - 1 <= top < header + 120  # just below the sticky header, not hidden under it

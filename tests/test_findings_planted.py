@@ -26,7 +26,6 @@ def _diagnose(p, stats: ImageStats, **kw):
         metrics=inp.metrics,
         extras=extras,
         sizes=np.stack([stats.width, stats.height], axis=1),
-        root=None,
         **kw,
     )
 
@@ -116,8 +115,14 @@ def test_three_class_cluster_fires_confusion_cluster() -> None:
 
 
 def test_duplicates_with_conflicting_labels_fire_near_duplicates() -> None:
-    """Two copies of one image filed under different classes are found and confirmed on pixels."""
-    from confusion_report.analyses.pixel_duplicates import find_duplicate_groups
+    """Two copies of one image filed under different classes are found, confirmed on pixels, and fire."""
+    from PIL import Image
+
+    from confusion_report.analyses.duplicates import dhash, find_duplicates
+    from confusion_report.analyses.knn import knn_graph
+    from confusion_report.analyses.predictions import Predictions
+    from confusion_report.analyses.projection import normalise
+    from confusion_report.diagnostics import duplicate_inputs
 
     rng = np.random.default_rng(6)
     emb = rng.normal(0, 1, (200, 16)).astype(np.float32)
@@ -127,14 +132,19 @@ def test_duplicates_with_conflicting_labels_fire_near_duplicates() -> None:
     images[150] = images[3]
     names = ("a", "b", "c", "d")
     paths = tuple(f"{names[y]}/{i}.png" for i, y in enumerate(labels))
-    groups = find_duplicate_groups(emb, labels, names, paths, pixels=lambda i: images[i])
+    index = {path: i for i, path in enumerate(paths)}
+    p = Predictions(names=names, paths=paths, labels=labels, logits=np.eye(4)[labels] * 5, embeddings=emb)
+    graph = knn_graph(normalise(emb), k=5)
+    found = find_duplicates(p, graph, image_hash=lambda path: dhash(Image.fromarray(images[index[path]])))
+    groups = duplicate_inputs(found)
     assert [g.paths for g in groups] == [("a/3.png", "d/150.png")] and groups[0].pixel_checked
     x, logits, lab, _ = gaussian_world(n_classes=4, per_class=50, separation=6.0)
     f = _kinds(run_rules(inputs_for(predictions(logits, lab, x), duplicates=groups)))["near_duplicates"]
     assert set(f.examples) == {"a/3.png", "d/150.png"} and set(f.classes) == {"a", "d"}
     # The same embeddings but different pixels: a look-alike, not a duplicate.
     images[150] = 255 - images[3]
-    assert find_duplicate_groups(emb, labels, names, paths, pixels=lambda i: images[i]) == ()
+    again = find_duplicates(p, graph, image_hash=lambda path: dhash(Image.fromarray(images[index[path]])))
+    assert duplicate_inputs(again) == ()
     same = DuplicateGroup(paths=("a/1.png", "a/2.png"), labels=("a", "a"), similarity=0.99)
     assert "near_duplicates" not in _kinds(run_rules(inputs_for(predictions(logits, lab, x), duplicates=(same,))))
 

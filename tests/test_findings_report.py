@@ -90,7 +90,7 @@ def test_report_shows_findings_and_json_carries_the_new_results(colour_net, tmp_
     assert 'class="badge sev-' in html and 'href="#data"' in html
     data = json.loads(re.search(r'id="report-data">(.*?)</script>', html, re.S)[1])
     assert data["findings"][0]["kind"] in kinds and isinstance(data["metrics"]["ece"], float)
-    assert {"label_issues", "slices", "calibration", "duplicates", "overlaps"} <= set(data)
+    assert {"label_issues", "slices", "calibration", "duplicates", "feature_space"} <= set(data)
     again = ReportData.from_json(js.read_text(encoding="utf-8"))
     assert [(f.kind, f.title, f.examples) for f in again.findings] == [
         (f.kind, f.title, f.examples) for f in result.findings

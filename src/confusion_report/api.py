@@ -24,12 +24,15 @@ from .analyses.gallery import build_galleries
 from .analyses.metrics import compute_metrics
 from .analyses.pairs import rank_pairs
 from .analyses.predictions import Predictions
+from .analyses.projection import METHODS as PROJECTIONS
+from .analyses.projection import start_umap_warmup
 from .collectors.image_stats import ImageStatsCollector
 from .config import BuildConfig
 from .data import DatasetIndex, ImageRecord, discover, load_rgb, read_class_names
 from .diagnostics import run_diagnostics
 from .engine import EmbeddingCollector, probe_model, resolve_device, run_pass
 from .errors import DataError, ReportError
+from .feature_space import run_feature_space
 from .loading import LoadedModel, find_final_linear, get_submodule, load_model, wrap_module
 from .predictions_csv import predictions_csv
 from .preprocess import build_transform, resolve_preprocessing
@@ -102,6 +105,8 @@ def build(
     started = time.perf_counter()
     if cfg.top_pairs < 0:
         raise ReportError("--top-pairs must be 0 or more")
+    if cfg.projection not in PROJECTIONS:
+        raise ReportError(f"--projection must be one of {', '.join(PROJECTIONS)}")
 
     # 1. data
     index = discover(Path(data), only_classes=None) if isinstance(data, (str, Path)) else _index_from_dataset(data)
@@ -135,6 +140,9 @@ def build(
         )
 
     # 3. the one pass
+    if cfg.projection == "umap" and probe.embedding_dim and embedding_layer:
+        # Feature space (issue 5): UMAP's numba JIT compiles in a background thread during the pass.
+        start_umap_warmup(len(index.records))
     device = resolve_device(cfg.device)
     _log(cfg, f"pass: {len(index.records)} images on {device} (batch {batch_size}, {cfg.workers} workers)")
     collectors = []
@@ -185,7 +193,19 @@ def build(
     if skipped:
         warnings.append(f"{len(skipped)} file(s) were skipped (listed under Data).")
 
-    # 4b. diagnostics (label issues, slices, calibration, overlap, duplicates) and automatic findings
+    # 4b. feature space: 2-D projection for the chart, neighbour overlap, near-duplicates
+    features = run_feature_space(
+        preds_in,
+        pairs=pairs,
+        galleries=galleries,
+        root=index.root,
+        method=cfg.projection,
+        log=lambda message: _log(cfg, message),
+    )
+    warnings.extend(features.warnings)
+
+    # 4c. diagnostics (label issues, slices, calibration) and the automatic findings; they reuse the
+    # feature space's k-NN graph and near-duplicate groups instead of computing their own.
     diag = run_diagnostics(
         preds_in,
         confusion=confusion,
@@ -194,18 +214,21 @@ def build(
         metrics=metrics,
         extras=arrays.extras,
         sizes=arrays.sizes,
-        root=index.root,
         skipped=skipped,
         conversions=arrays.conversions,
+        graph=features.graph,
+        duplicates=features.duplicates,
     )
     metrics = dataclasses.replace(metrics, ece=diag.calibration.ece)
 
-    # 5. media for the images the report shows
+    # 5. media for the images the report shows: galleries, findings, then the feature space's
+    # tooltips, neighbours and near-duplicates.
     shown = [img.path for g in galleries for img in (*g.errors, *g.typical_true, *g.typical_pred)]
     shown += diag.shown_paths()
+    shown += features.media_paths
     media, failed = make_thumbnails(index.root, shown)
     if failed:
-        warnings.append(f"{len(failed)} gallery image(s) could not be read for thumbnails.")
+        warnings.append(f"{len(failed)} image(s) could not be read for thumbnails.")
 
     support = np.bincount(preds_in.labels, minlength=len(names))
     counts = {n: int(support[k]) for k, n in enumerate(names)}
@@ -260,8 +283,9 @@ def build(
         label_issues=diag.label_issues,
         slices=diag.slices,
         calibration=diag.calibration,
-        duplicates=diag.duplicates,
-        overlaps=diag.overlaps,
+        feature_space=features.feature_space,
+        duplicates=features.duplicates,
+        projection=features.projection,
     )
     _write_outputs(cfg, result, preds_in, skipped)
     return result

@@ -138,6 +138,13 @@ def main() -> None:
 @click.option("--mean", help="Normalisation mean, e.g. 0.485,0.456,0.406. Overrides the preset.")
 @click.option("--std", help="Normalisation std, e.g. 0.229,0.224,0.225. Overrides the preset.")
 @click.option("--embedding-layer", help="Module whose output is the embedding (default: input of the final Linear).")
+@click.option(
+    "--projection",
+    type=click.Choice(["umap", "tsne", "pca"]),
+    default="umap",
+    show_default=True,
+    help="2-D projection of the embeddings for the feature-space chart (seeded, reproducible).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
 def build(
     model_path: Path,
@@ -161,6 +168,7 @@ def build(
     mean: str | None,
     std: str | None,
     embedding_layer: str | None,
+    projection: str,
     quiet: bool,
 ) -> None:
     """Run the model over labelled images once and write the report."""
@@ -191,6 +199,7 @@ def build(
         embedding_layer=embedding_layer,
         progress=not quiet,
         command=_command_line(),
+        projection=projection,
     )
     result = run_build(model_path, data, config=cfg)
     m = result.metrics

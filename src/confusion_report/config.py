@@ -32,3 +32,4 @@ class BuildConfig:
     embedding_layer: str | None = None
     progress: bool = True
     command: str = "confusion_report.build()"
+    projection: str = "umap"

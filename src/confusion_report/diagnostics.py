@@ -6,17 +6,14 @@ near-duplicates on pixels); no torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .analyses.calibration import compute_calibration
-from .analyses.pixel_duplicates import find_duplicate_groups
 from .analyses.image_stats import ImageStats
+from .analyses.knn import KnnGraph
 from .analyses.label_issues import K_NEIGHBOURS, find_label_issues
-from .analyses.neighbour_labels import knn
 from .analyses.overlap import pair_overlaps
 from .analyses.predictions import Predictions
 from .analyses.slices import find_slices
@@ -29,6 +26,7 @@ from .evidence import (
     PropertySlice,
     StageSeparability,
 )
+from .feature_results import Duplicates
 from .findings import FindingInputs, run_rules
 from .results import Cluster, Confusion, Finding, Metrics, Pair, SkippedFile
 
@@ -42,7 +40,6 @@ class Diagnostics:
     slices: tuple[PropertySlice, ...]
     calibration: Calibration
     overlaps: tuple[PairOverlap, ...]
-    duplicates: tuple[DuplicateGroup, ...]
     findings: tuple[Finding, ...]
 
     def shown_paths(self, *, suspects: int = 24) -> list[str]:
@@ -54,18 +51,19 @@ class Diagnostics:
         return out
 
 
-def _pixel_loader(root: Path, paths: Sequence[str]):
-    from .data import load_rgb
-
-    def load(i: int) -> np.ndarray | None:
-        path = Path(paths[i])
-        try:
-            img, _ = load_rgb(path if path.is_absolute() else root / path)
-        except (ValueError, OSError):
-            return None
-        return np.asarray(img)
-
-    return load
+def duplicate_inputs(duplicates: Duplicates | None) -> tuple[DuplicateGroup, ...]:
+    """The near_duplicates rule's view of the feature space's groups (embedding + pixel hash confirmed)."""
+    if duplicates is None:
+        return ()
+    return tuple(
+        DuplicateGroup(
+            paths=tuple(m.path for m in g.members),
+            labels=tuple(m.label for m in g.members),
+            similarity=g.min_similarity,
+            pixel_checked=True,
+        )
+        for g in duplicates.groups
+    )
 
 
 def run_diagnostics(
@@ -77,25 +75,23 @@ def run_diagnostics(
     metrics: Metrics,
     extras: dict[str, np.ndarray],
     sizes: np.ndarray | None,
-    root: Path | None,
     skipped: tuple[SkippedFile, ...] = (),
     conversions: dict[str, int] | None = None,
     attention: tuple[PairAttentionInput, ...] = (),
     separability: tuple[StageSeparability, ...] = (),
+    graph: KnnGraph | None = None,
+    duplicates: Duplicates | None = None,
 ) -> Diagnostics:
     """Label issues, property slices, calibration, feature overlap, near-duplicates; then every rule."""
     stats = None
     if sizes is not None and "stat_brightness" in extras:
         stats = ImageStats.from_arrays({k.removeprefix("stat_"): v for k, v in extras.items()}, sizes)
-    # One kNN on the embeddings serves label issues, feature overlap and near-duplicates.
-    nbrs = knn(p.embeddings, K_NEIGHBOURS) if p.embeddings is not None and len(p.labels) > K_NEIGHBOURS else None
-    nbr_idx = nbrs[0] if nbrs is not None else None
+    # The feature space's k-NN graph serves label issues and feature overlap.
+    nbr_idx = graph.index[:, :K_NEIGHBOURS] if graph is not None and graph.k >= K_NEIGHBOURS else None
     label_issues = find_label_issues(p, neighbours=nbr_idx) if len(p.labels) >= 20 else None
     slices = find_slices(p, stats, pairs) if stats is not None else ()
     calibration = compute_calibration(p)
     overlaps = pair_overlaps(p, pairs, neighbours=nbr_idx)
-    loader = _pixel_loader(root, p.paths) if root is not None else None
-    duplicates = find_duplicate_groups(p.embeddings, p.labels, p.names, p.paths, pixels=loader, neighbours=nbrs)
     inputs = FindingInputs(
         classes=p.names,
         confusion=confusion,
@@ -111,7 +107,7 @@ def run_diagnostics(
         slices=slices,
         calibration=calibration,
         overlaps=overlaps,
-        duplicates=duplicates,
+        duplicates=duplicate_inputs(duplicates),
         attention=attention,
         separability=separability,
     )
@@ -121,6 +117,5 @@ def run_diagnostics(
         slices=slices,
         calibration=calibration,
         overlaps=overlaps,
-        duplicates=duplicates,
         findings=run_rules(inputs),
     )

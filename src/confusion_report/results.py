@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .evidence import Calibration, DuplicateGroup, LabelIssues, PairOverlap, PropertySlice
+from .evidence import Calibration, LabelIssues, PropertySlice
+from .feature_results import Duplicates, FeatureSpace, Projection
 from .serde import from_jsonable, to_jsonable
 
 SCHEMA_VERSION = 1
@@ -178,7 +179,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ReportData:
-    """Everything one report shows. ``media`` (thumbnail data URIs by path) stays out of the embedded JSON."""
+    """Everything one report shows. ``media`` (thumbnails by path) and ``projection`` stay out of the embedded JSON."""
 
     tool_version: str
     created: str
@@ -201,14 +202,20 @@ class ReportData:
     label_issues: LabelIssues | None = None
     slices: tuple[PropertySlice, ...] = ()
     calibration: Calibration | None = None
-    duplicates: tuple[DuplicateGroup, ...] = ()
-    overlaps: tuple[PairOverlap, ...] = ()
+    # Feature space (issue 5): neighbour overlap and near-duplicates travel in the JSON; the 2-D
+    # coordinates only feed the chart, so they are left out of it.
+    feature_space: FeatureSpace | None = None
+    duplicates: Duplicates | None = None
+    projection: Projection | None = None
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""
         data = to_jsonable(self)
         if not include_media:
+            # Thumbnails and the chart's 2-D coordinates are already in the page; the embedded JSON
+            # leaves them out, the --json file keeps them so that `render` can rebuild the whole page.
             data.pop("media")
+            data.pop("projection", None)
         ordered = {"schema_version": data.pop("schema_version")}
         ordered.update(data)
         return ordered

@@ -12,6 +12,8 @@ import types
 import typing
 from typing import Any, TypeVar, Union
 
+import numpy as np
+
 T = TypeVar("T")
 
 # Six significant digits keep the JSON small and stable across platforms without losing anything a
@@ -35,6 +37,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
     if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
         return value
     if isinstance(value, float):
@@ -53,6 +57,8 @@ def from_jsonable(cls: Any, data: Any) -> Any:
     args = typing.get_args(cls)
     if cls is Any:
         return data
+    if cls is np.ndarray:
+        return np.asarray(data)
     if origin in (Union, types.UnionType):
         if data is None and type(None) in args:
             return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evidence import LabelIssues, LabelSuspect, NoiseExcess
-from .neighbour_labels import knn, neighbour_label_distribution
+from .neighbour_labels import neighbour_index, neighbour_label_distribution
 from .predictions import Predictions
 
 K_NEIGHBOURS = 10
@@ -63,7 +63,7 @@ def neighbour_view(
     """
     if embeddings is None or len(labels) <= k:
         return None
-    idx = neighbours[:, :k] if neighbours is not None else knn(embeddings, k)[0]
+    idx = neighbours[:, :k] if neighbours is not None else neighbour_index(embeddings, k)
     return neighbour_label_distribution(idx, labels, n_classes)
 
 

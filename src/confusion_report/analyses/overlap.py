@@ -8,7 +8,7 @@ import numpy as np
 
 from ..evidence import PairOverlap
 from ..results import Pair
-from .neighbour_labels import knn, normalise
+from .neighbour_labels import neighbour_index, normalise
 from .predictions import Predictions
 
 K = 10
@@ -45,7 +45,7 @@ def pair_overlaps(
 
     if p.embeddings is None or len(p.labels) <= k or not pairs:
         return ()
-    idx = neighbours[:, :k] if neighbours is not None else knn(p.embeddings, k)[0]
+    idx = neighbours[:, :k] if neighbours is not None else neighbour_index(p.embeddings, k)
     c = len(p.names)
     mix = neighbour_mixing_matrix(idx, p.labels, c)
     support = np.bincount(p.labels, minlength=c).astype(np.float64)

@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..results import ReportData
+from .charts import charts_for, vega_bundle
 from .heatmap import heatmap_svg
 
 
@@ -89,6 +90,7 @@ def environment() -> jinja2.Environment:
 def render_html(data: ReportData) -> str:
     """The whole self-contained report as one string."""
     env = environment()
+    charts = charts_for(data)
     context = {
         "r": data,
         "media": data.media,
@@ -102,9 +104,13 @@ def render_html(data: ReportData) -> str:
         "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
         "js": Markup((templates_dir() / "report.js").read_text(encoding="utf-8")),
         "csp": _CSP_PLACEHOLDER,
+        # Interactive charts: the Vega bundle is inlined once, only when a chart is present.
+        "charts": charts,
+        "vega_js": vega_bundle() if charts else Markup(""),
     }
     html = env.get_template("report.html.j2").render(context)
-    return html.replace(_CSP_PLACEHOLDER, content_security_policy(html), 1)
+    # Vega compiles chart expressions with Function(): only a page with a chart allows eval.
+    return html.replace(_CSP_PLACEHOLDER, content_security_policy(html, allow_eval=bool(charts)), 1)
 
 
 def write_atomic(path: Path, text: str) -> None:

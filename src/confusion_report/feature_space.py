@@ -1,0 +1,127 @@
+"""The feature-space stage of a build: projection for the chart, neighbour overlap, near-duplicates.
+
+``api.build`` calls :func:`run_feature_space` after the core analyses. It needs the embeddings; without
+them it returns nothing and says why. No torch here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .analyses.duplicates import dhash, find_duplicates
+from .analyses.knn import KnnGraph, knn_graph
+from .analyses.neighbours import K, analyse_neighbours
+from .analyses.predictions import Predictions
+from .analyses.projection import MAX_POINTS, normalise, project
+from .data import load_rgb
+from .feature_results import Duplicates, FeatureSpace, Projection
+from .results import Gallery, Pair
+
+# Tooltip thumbnails in the chart: the most confident errors and a seeded sample of correct images.
+TOOLTIP_ERRORS = 500
+TOOLTIP_CORRECT = 200
+# Groups whose images the report shows (the JSON lists up to duplicates.MAX_GROUPS).
+DUPLICATE_GROUPS_SHOWN = 30
+DUPLICATE_K = 5
+
+
+@dataclass(frozen=True)
+class FeatureSpaceOutput:
+    """What the stage adds to the report, and the images it wants thumbnails for."""
+
+    feature_space: FeatureSpace | None
+    duplicates: Duplicates | None
+    projection: Projection | None
+    graph: KnnGraph | None
+    media_paths: tuple[str, ...]
+    warnings: tuple[str, ...]
+    seconds: dict[str, float]
+
+
+def _file_hash(root: Path) -> Callable[[str], int | None]:
+    def image_hash(rel: str) -> int | None:
+        path = Path(rel) if Path(rel).is_absolute() else root / rel
+        try:
+            img, _ = load_rgb(path)
+        except (ValueError, OSError):
+            return None
+        return dhash(img)
+
+    return image_hash
+
+
+def tooltip_paths(
+    projection: Projection, *, errors: int = TOOLTIP_ERRORS, correct: int = TOOLTIP_CORRECT, seed: int = 0
+):
+    """Paths of the chart points that get a thumbnail in their tooltip."""
+    wrong = projection.labels != projection.preds
+    err_idx = np.flatnonzero(wrong)
+    err_idx = err_idx[np.argsort(-projection.confidence[err_idx], kind="stable")][:errors]
+    ok_idx = np.flatnonzero(~wrong)
+    rng = np.random.default_rng(seed)
+    ok_idx = rng.choice(ok_idx, size=min(correct, len(ok_idx)), replace=False) if len(ok_idx) else ok_idx
+    return tuple(projection.paths[i] for i in np.concatenate([err_idx, np.sort(ok_idx)]))
+
+
+def run_feature_space(
+    p: Predictions,
+    *,
+    pairs: Sequence[Pair],
+    galleries: Sequence[Gallery],
+    root: Path,
+    method: str = "umap",
+    max_points: int = MAX_POINTS,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda message: None,
+) -> FeatureSpaceOutput:
+    """Project, measure neighbour overlap and find near-duplicates on ``p.embeddings``."""
+    if p.embeddings is None or len(p.labels) < 2:
+        return FeatureSpaceOutput(
+            None, None, None, None, (), ("No embeddings: the feature-space section is left out.",), {}
+        )
+    seconds: dict[str, float] = {}
+    warnings: list[str] = []
+    t = time.perf_counter()
+    projection, info = project(p, method=method, max_points=max_points, seed=seed)
+    seconds["projection"] = time.perf_counter() - t
+    log(f"projection: {method} of {info.n_points} points in {info.seconds:.1f} s")
+    if info.sampled:
+        warnings.append(
+            f"The embedding chart shows a stratified sample of {info.n_points} of {info.n_total} images "
+            f"(all {info.n_errors} errors kept)."
+        )
+
+    t = time.perf_counter()
+    unit = normalise(p.embeddings)
+    graph = knn_graph(unit, k=max(K, DUPLICATE_K))
+    seconds["knn"] = time.perf_counter() - t
+    t = time.perf_counter()
+    feature_space = analyse_neighbours(p, unit, graph, pairs=pairs, galleries=galleries, projection=info, seed=seed)
+    seconds["neighbours"] = time.perf_counter() - t
+    t = time.perf_counter()
+    duplicates = find_duplicates(p, graph, image_hash=_file_hash(root))
+    seconds["duplicates"] = time.perf_counter() - t
+    log(
+        f"neighbours: k-NN {seconds['knn']:.1f} s, overlap {seconds['neighbours']:.1f} s; "
+        f"near-duplicates: {duplicates.n_groups} groups ({duplicates.n_conflicting} with different labels) "
+        f"in {seconds['duplicates']:.1f} s"
+    )
+    if duplicates.n_conflicting:
+        warnings.append(
+            f"{duplicates.n_conflicting} group(s) of near-duplicate images carry different labels "
+            "(listed under Near-duplicates)."
+        )
+    media_paths = [*tooltip_paths(projection, seed=seed)]
+    for e in feature_space.error_neighbours:
+        media_paths.append(e.path)
+        media_paths.extend(n.path for n in e.neighbours)
+    for g in duplicates.groups[:DUPLICATE_GROUPS_SHOWN]:
+        media_paths.extend(m.path for m in g.members)
+    return FeatureSpaceOutput(
+        feature_space, duplicates, projection, graph, tuple(dict.fromkeys(media_paths)), tuple(warnings), seconds
+    )
