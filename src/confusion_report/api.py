@@ -34,6 +34,7 @@ from .preprocess import build_transform, resolve_preprocessing
 from .render.html import write_atomic, write_report
 from .render.thumbnails import make_thumbnails
 from .results import DatasetInfo, ModelInfo, ReportData, RunInfo, SkippedFile
+from .why import analyse_why, plan_why
 
 
 def _log(cfg: BuildConfig, message: str) -> None:
@@ -140,6 +141,9 @@ def build(
         collectors.append(
             EmbeddingCollector(get_submodule(loaded.module, embedding_layer), output=cfg.embedding_layer is not None)
         )
+    why_plan = plan_why(loaded, sample, cfg)  # Grad-CAM and stage activations ride along in the pass
+    collectors.extend(why_plan.collectors)
+    warnings.extend(why_plan.notes)
     name_to_idx = {n: k for k, n in enumerate(names)}
     all_labels = np.array([name_to_idx[r.label] for r in index.records], dtype=np.int64)
     arrays = run_pass(
@@ -188,6 +192,22 @@ def build(
     if failed:
         warnings.append(f"{len(failed)} gallery image(s) could not be read for thumbnails.")
 
+    # 6. why the model decides: attention, depth of separation, overlays and activation views
+    why_fields, why_media = analyse_why(
+        cfg,
+        why_plan,
+        loaded,
+        preds_in,
+        arrays.extras,
+        pairs,
+        galleries,
+        root=index.root,
+        transform=transform,
+        prep=prep,
+        device=device,
+    )
+    media.update(why_media)
+
     support = np.bincount(preds_in.labels, minlength=len(names))
     counts = {n: int(support[k]) for k, n in enumerate(names)}
     result = ReportData(
@@ -200,6 +220,7 @@ def build(
             format=loaded.format,
             num_outputs=probe.num_outputs,
             input_size=probe.input_shape,
+            target_layer=why_plan.target_layer,
             embedding_layer=(
                 f"{embedding_layer} ({'output' if cfg.embedding_layer else 'input'})" if probe.embedding_dim else None
             ),
@@ -237,6 +258,7 @@ def build(
         focus_classes=tuple(cfg.focus_classes),
         warnings=tuple(warnings),
         media=media,
+        **why_fields,
     )
     _write_outputs(cfg, result, preds_in, skipped)
     return result

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .explain_results import AttentionResult, ExplainInfo, PairActivations, Separation
 from .serde import from_jsonable, to_jsonable
 
 SCHEMA_VERSION = 1
@@ -196,6 +197,11 @@ class ReportData:
     warnings: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
     media: dict[str, str] = field(default_factory=dict)
+    # Why the model decides (attention from the in-pass CAMs, depth of separation, overlays, activations).
+    attention: AttentionResult | None = None
+    separation: Separation | None = None
+    explain: ExplainInfo | None = None
+    activations: tuple[PairActivations, ...] = ()
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""
