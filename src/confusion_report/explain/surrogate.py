@@ -17,7 +17,7 @@ def superpixels(rgb: np.ndarray, *, n_segments: int = 24) -> np.ndarray:
         labels = None
     if labels is None or labels.max() < 1:
         h, w = rgb.shape[:2]
-        k = max(2, int(round(n_segments**0.5)))
+        k = max(2, round(n_segments**0.5))
         rows = np.minimum(np.arange(h) * k // h, k - 1)
         cols = np.minimum(np.arange(w) * k // w, k - 1)
         labels = rows[:, None] * k + cols[None, :]

@@ -65,11 +65,8 @@ def overlay_uri(
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     base = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC), dtype=np.float64)
     colour = colourise(_resize(heat, size, smooth=smooth), signed=signed).astype(np.float64)
-    if signed:
-        # White (no evidence) leaves the picture visible; only coloured regions tint it.
-        mixed = base * colour / 255.0
-    else:
-        mixed = (1 - alpha) * base + alpha * colour
+    # Signed maps multiply: white (no evidence) leaves the picture visible and only coloured regions tint it.
+    mixed = base * colour / 255.0 if signed else (1 - alpha) * base + alpha * colour
     return _encode(Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8)))
 
 
