@@ -80,7 +80,8 @@ def find_stages(module: nn.Module, shapes: LayerShapes, target: str) -> tuple[st
     if len(stages) < 2:
         prefix = target + "."
         kids = [n for n in done if n.startswith(prefix) and "." not in n[len(prefix) :]]
-        stages = [*kids, target] if kids else stages
+        # The last child's output is the target's own output (a Sequential): keep the target's name.
+        stages = [*kids[:-1], target] if kids else stages
     if target not in stages:
         stages.append(target)
     return tuple(stages)

@@ -40,7 +40,7 @@ def surrogate_map(
 
     torch.manual_seed(seed)
     explainer = (Lime if method == "lime" else KernelShap)(model)
-    mask = torch.as_tensor(segments, device=x.device)[None, None].expand(1, x.shape[1], *segments.shape)
+    mask = torch.as_tensor(segments, device=x.device)[None, None].expand(1, x.shape[0], *segments.shape)
     with torch.no_grad():
         attr = explainer.attribute(
             x[None],
