@@ -127,3 +127,28 @@ def test_grid_shares_split_a_map_exactly_into_nine_named_cells() -> None:
     dist[6, 6] = 1.0
     stats = attention_stats(dist, n=1)
     assert stats.peak == "bottom-right" and stats.border_share == 1.0 and stats.entropy == 0.0
+
+
+def test_a_trailing_spatial_pool_is_not_the_target_layer() -> None:
+    """VGG-style: an AdaptiveAvgPool2d(2) after the features keeps a 2x2 output, yet the features are chosen."""
+    model = torch.nn.Sequential()
+    model.add_module("features", torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU()))
+    model.add_module("avgpool", torch.nn.AdaptiveAvgPool2d(2))
+    model.add_module("head", torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)))
+    shapes = trace_shapes(model.eval(), torch.rand(3, 8, 8))
+    assert find_target_layer(shapes) == "avgpool"
+    assert find_target_layer(shapes, model) == "features"
+
+
+def test_target_layer_option_overrides_and_rejects_non_spatial_layers() -> None:
+    """--target-layer picks any 4-D layer; a layer with a 2-D output is refused with its name."""
+    from confusion_report.config import BuildConfig
+    from confusion_report.errors import ReportError
+    from confusion_report.why import plan_why
+
+    loaded = LoadedModel(CornerNet().eval(), "module", "CornerNet", hookable=True)
+    sample = to_tensor(square_image(square=True))
+    plan = plan_why(loaded, sample, BuildConfig(target_layer="features.0"))
+    assert plan.target_layer == "features.0"
+    with pytest.raises(ReportError, match="fc"):
+        plan_why(loaded, sample, BuildConfig(target_layer="fc"))

@@ -20,6 +20,7 @@ from .engine import Collector, _logits_of
 from .loading import get_submodule
 
 CAM_SIDE = 7
+MAX_STAGES = 8
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,18 @@ def trace_shapes(module: nn.Module, sample: torch.Tensor) -> LayerShapes:
     return LayerShapes(tuple(order), shapes)
 
 
-def find_target_layer(shapes: LayerShapes) -> str | None:
+_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d)
+
+
+def find_target_layer(shapes: LayerShapes, module: nn.Module | None = None) -> str | None:
     """The last module (in the order modules finish) whose output is still spatial (4-D, more than 1x1).
 
     Hooks of a container fire after its children, so for a ResNet this is ``layer4``, not its last conv.
+    With ``module``, a trailing pooling layer (VGG's 7x7 ``avgpool``) is skipped for the block before it.
     """
     spatial = [n for n in shapes.order if shapes.shapes[n][2] * shapes.shapes[n][3] > 1]
+    while module is not None and len(spatial) > 1 and isinstance(get_submodule(module, spatial[-1]), _POOLS):
+        spatial.pop()
     return spatial[-1] if spatial else None
 
 
@@ -80,10 +87,15 @@ def find_stages(module: nn.Module, shapes: LayerShapes, target: str) -> tuple[st
     if len(stages) < 2:
         prefix = target + "."
         kids = [n for n in done if n.startswith(prefix) and "." not in n[len(prefix) :]]
-        # The last child's output is the target's own output (a Sequential): keep the target's name.
-        stages = [*kids[:-1], target] if kids else stages
+        kid_containers = [n for n in kids if any(True for _ in get_submodule(module, n).children())]
+        kids = kid_containers if len(kid_containers) >= 2 else kids
+        # The last child's output is usually the target's own output (a Sequential): keep the target's name.
+        stages = [*(kids[:-1] if kids and kids[-1] == done[-2] else kids), target] if kids else stages
     if target not in stages:
         stages.append(target)
+    if len(stages) > MAX_STAGES:  # e.g. VGG's flat features: every conv and ReLU is a child; keep an even spread
+        keep = np.unique(np.linspace(0, len(stages) - 1, MAX_STAGES).round().astype(int))
+        stages = [stages[k] for k in keep]
     return tuple(stages)
 
 

@@ -50,7 +50,7 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
     except Exception as exc:  # a model that refuses hooks everywhere still gets the rest of the report
         plan.notes.append(f"could not trace layer shapes ({exc}); no CAMs or stage activations")
         return plan
-    target = cfg.target_layer or find_target_layer(shapes)
+    target = cfg.target_layer or find_target_layer(shapes, loaded.module)
     if cfg.target_layer is not None:
         get_submodule(loaded.module, cfg.target_layer)  # a clear error for a wrong name
         if cfg.target_layer not in shapes.shapes:
