@@ -152,3 +152,20 @@ def test_target_layer_option_overrides_and_rejects_non_spatial_layers() -> None:
     assert plan.target_layer == "features.0"
     with pytest.raises(ReportError, match="fc"):
         plan_why(loaded, sample, BuildConfig(target_layer="fc"))
+
+
+def test_cams_under_autocast_are_combined_in_fp32_and_still_find_the_corner() -> None:
+    """With a bf16 autocast forward (as on a GPU), the CAM still lands top-left and is finite."""
+    model = CornerNet().eval().requires_grad_(False)
+    cam = CamCollector(model.features)
+    cam.attach(model, 2)
+    x = torch.stack([to_tensor(square_image(square=True, seed=s)) for s in range(2)])
+    with torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+    assert out.dtype == torch.bfloat16
+    with torch.enable_grad():
+        cam.after_forward(np.arange(2), x, out, torch.tensor([1, 1]))
+    cam.detach()
+    cams = cam.result(np.arange(2))["cams"]
+    assert np.isfinite(cams.astype(np.float32)).all()
+    assert all(grid_shares(normalise_maps(c[0]))["top-left"] > 0.8 for c in cams)

@@ -22,13 +22,15 @@ def occlusion_maps(
     *,
     window: int,
     stride: int,
-    per_eval: int = 64,
+    per_eval: int | None = None,
 ) -> np.ndarray:
     """Per image (N x H x W): the target logit's drop when each window is set to 0 (the data mean after
     normalisation), averaged over the windows covering a pixel and over channels."""
     from captum.attr import Occlusion
 
     occ = Occlusion(model)
+    # captum multiplies the batch by perturbations_per_eval: keep each forward near 256 images.
+    per_eval = per_eval or max(1, 256 // max(1, len(x)))
     channels = x.shape[1]
     with torch.no_grad():
         attr = occ.attribute(
