@@ -37,6 +37,7 @@ def test_gradcam_overlay_of_square_class_lies_in_the_square_corner() -> None:
     x = torch.stack([to_tensor(square_image(square=True, seed=s)) for s in range(3)])
     maps = cam_maps(model, model.features, x, [class_target(1)] * 3)
     assert maps.shape == (3, SIDE, SIDE)
+    assert not model.features._forward_hooks  # the library's hooks are released
     for heat in maps:
         assert _share(heat, "top-left") > 0.8
 

@@ -54,8 +54,12 @@ def cam_maps(
         raise ValueError(f"{len(targets)} targets for {len(x)} images: pytorch-grad-cam zips them")
     # Parameters are frozen, so the input carries the graph that the library's backward needs.
     inp = x.detach().clone().requires_grad_(True)
-    with cam_class(method)(model=model, target_layers=[layer]) as cam:
+    cam = cam_class(method)(model=model, target_layers=[layer])
+    # Not its context manager: pytorch-grad-cam's __exit__ swallows IndexError; release the hooks ourselves.
+    try:
         return cam(input_tensor=inp, targets=list(targets))
+    finally:
+        cam.activations_and_grads.release()
 
 
 def class_target(k: int) -> Callable:
