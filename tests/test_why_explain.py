@@ -126,7 +126,8 @@ def test_build_report_shows_overlays_attention_and_separation(tmp_path: Path) ->
     assert xp.columns == ("CAM plain", "CAM square", "square − plain", "occlusion")
     assert all(key in result.media for img in xp.images for key in img.overlays.values())
     assert result.attention.pairs[0].maps[0].stats.peak == "top-left"
-    assert result.separation.stages == ("features.0", "features.1", "features", "embedding")
+    # the embedding (input of fc) is the pooled "features" output: not repeated as a stage
+    assert result.separation.stages == ("features.0", "features.1", "features")
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'id="why-pair-plain-square"' in html and '<svg class="separation"' in html
     again = ReportData.from_json((tmp_path / "r.json").read_text(encoding="utf-8"))

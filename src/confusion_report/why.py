@@ -88,7 +88,7 @@ def analyse_why(
             preds, extras["cams"], pairs, layer=plan.target_layer, top_pairs=cfg.top_pairs
         )
     stage_arrays = {s: extras[f"stage:{s}"] for s in plan.stages if f"stage:{s}" in extras}
-    if preds.embeddings is not None:
+    if preds.embeddings is not None and not _same_as_last_stage(preds.embeddings, stage_arrays):
         stage_arrays["embedding"] = preds.embeddings
     if stage_arrays and pairs:
         fields["separation"] = compute_separation(preds, stage_arrays, pairs, top_pairs=cfg.top_pairs)
@@ -132,3 +132,15 @@ def analyse_why(
         thumbs, _ = make_thumbnails(root, tops)
         media.update(thumbs)
     return fields, media
+
+
+def _same_as_last_stage(embedding: np.ndarray, stages: dict[str, np.ndarray]) -> bool:
+    """True when the embedding is just the last stage globally pooled (a ResNet): no extra point on the chart."""
+    if not stages:
+        return False
+    last = list(stages.values())[-1]
+    if last.shape != embedding.shape:
+        return False
+    rows = slice(0, min(len(last), 256))
+    # Stages are stored as float16, so compare at that precision.
+    return bool(np.allclose(last[rows].astype(np.float32), embedding[rows], rtol=1e-2, atol=1e-3))

@@ -64,9 +64,15 @@ def overlay_uri(
     scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     base = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC), dtype=np.float64)
-    colour = colourise(_resize(heat, size, smooth=smooth), signed=signed).astype(np.float64)
-    # Signed maps multiply: white (no evidence) leaves the picture visible and only coloured regions tint it.
-    mixed = base * colour / 255.0 if signed else (1 - alpha) * base + alpha * colour
+    fine = _resize(heat, size, smooth=smooth)
+    colour = colourise(fine, signed=signed).astype(np.float64)
+    if signed:
+        # Opacity grows with |value|: no evidence leaves the picture as it is, strong evidence shows in full colour.
+        strength = np.abs(np.nan_to_num(fine)) / (float(np.abs(np.nan_to_num(fine)).max()) or 1.0)
+        weight = (0.85 * strength)[..., None]
+        mixed = (1 - weight) * base + weight * colour
+    else:
+        mixed = (1 - alpha) * base + alpha * colour
     return _encode(Image.fromarray(mixed.round().clip(0, 255).astype(np.uint8)))
 
 

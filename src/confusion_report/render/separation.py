@@ -15,7 +15,7 @@ def separation_svg(sep: Separation, *, width: int = 560, height: int = 280, only
     stages = list(sep.stages)
     if not pairs or not stages:
         return Markup("")
-    left, right, top, bottom = 44, 150 if only is None else 16, 14, 40
+    left, right, top, bottom = 44, 150 if only is None else 36, 14, 40
     pw, ph = width - left - right, height - top - bottom
     lo = min(0.5, *(s.accuracy for p in pairs for s in p.stages))
     lo = max(0.0, (int(lo * 10) / 10))
