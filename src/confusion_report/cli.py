@@ -148,7 +148,11 @@ def main() -> None:
     help="pytorch-grad-cam method for the gallery overlays.",
 )
 @click.option("--occlusion-window", type=click.IntRange(1), help="Occlusion window in px (default: input side / 7).")
-@click.option("--occlusion-stride", type=click.IntRange(1), help="Occlusion stride in px (default: half the window).")
+@click.option(
+    "--occlusion-stride",
+    type=click.IntRange(1),
+    help="Occlusion stride in px (default: half the window on a GPU, one window on the CPU).",
+)
 @click.option(
     "--explain-samples",
     type=click.IntRange(10),

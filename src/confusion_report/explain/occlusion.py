@@ -9,10 +9,11 @@ import torch
 from torch import nn
 
 
-def default_window(side: int) -> tuple[int, int]:
-    """Window about 1/7 of the input side and half-overlapping stride: 169 positions on 224 px, 100 on 32 px."""
+def default_window(side: int, *, overlap: bool = True) -> tuple[int, int]:
+    """Window about 1/7 of the input side; half-overlapping stride (169 positions on 224 px, 100 on 32 px),
+    or with ``overlap=False`` (the CPU default: each position is one forward) a stride of one window (49)."""
     window = max(2, math.ceil(side / 7))
-    return window, max(1, math.ceil(window / 2))
+    return window, max(1, math.ceil(window / 2)) if overlap else window
 
 
 def occlusion_maps(

@@ -138,7 +138,7 @@ def explain_galleries(
                 )
         if "occlusion" in methods:
             side = min(x.shape[2], x.shape[3])
-            dw, ds = default_window(side)
+            dw, ds = default_window(side, overlap=device.type == "cuda")
             window = options.occlusion_window or dw
             stride = options.occlusion_stride or ds
             columns["occlusion"] = occlusion_maps(model, x, preds, window=window, stride=stride)
