@@ -71,11 +71,14 @@ def compute_only(loaded: LoadedModel, x: torch.Tensor, *, repeats: int) -> tuple
     cam = CamCollector(get_submodule(module, find_target_layer(shapes)))
     labels = torch.zeros(len(x), dtype=torch.long)
     plain, with_cams = [], []
-    for _ in range(repeats + 1):
+
+    def run_plain() -> None:
         start = time.perf_counter()
         with torch.inference_mode():
             module(x)
         plain.append(time.perf_counter() - start)
+
+    def run_cams() -> None:
         cam.attach(module, len(x))
         start = time.perf_counter()
         with torch.enable_grad():
@@ -83,6 +86,12 @@ def compute_only(loaded: LoadedModel, x: torch.Tensor, *, repeats: int) -> tuple
             cam.after_forward(np.arange(len(x)), x, out, labels)
         with_cams.append(time.perf_counter() - start)
         cam.detach()
+
+    run_plain()
+    run_cams()  # warm-up, dropped below
+    for k in range(repeats):  # alternate which goes first: the second run of a pair tends to be faster
+        for fn in (run_plain, run_cams) if k % 2 else (run_cams, run_plain):
+            fn()
     return min(plain[1:]), min(with_cams[1:])
 
 
@@ -91,13 +100,12 @@ def measure(name: str, loaded: LoadedModel, paths, transform, *, num_outputs: in
     labels = np.zeros(len(paths), dtype=np.int64)
     _time_pass(loaded, paths[:batch], transform, num_outputs=num_outputs, labels=labels, cams=True, batch=batch)
     plain, with_cams = [], []
-    for _ in range(repeats):  # interleaved, so a burst of load elsewhere hits both
-        plain.append(
-            _time_pass(loaded, paths, transform, num_outputs=num_outputs, labels=labels, cams=False, batch=batch)
-        )
-        with_cams.append(
-            _time_pass(loaded, paths, transform, num_outputs=num_outputs, labels=labels, cams=True, batch=batch)
-        )
+    for k in range(repeats):  # interleaved (so a burst of load elsewhere hits both), alternating which goes first
+        for cams in (False, True) if k % 2 else (True, False):
+            seconds = _time_pass(
+                loaded, paths, transform, num_outputs=num_outputs, labels=labels, cams=cams, batch=batch
+            )
+            (with_cams if cams else plain).append(seconds)
     p, c = min(plain), min(with_cams)
     x = torch.stack([transform(Image.open(path).convert("RGB")) for path in paths[:batch]])
     mp, mc = compute_only(loaded, x, repeats=repeats)
