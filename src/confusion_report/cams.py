@@ -57,19 +57,22 @@ def trace_shapes(module: nn.Module, sample: torch.Tensor) -> LayerShapes:
     return LayerShapes(tuple(order), shapes)
 
 
-_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d)
-
-
 def find_target_layer(shapes: LayerShapes, module: nn.Module | None = None) -> str | None:
     """The last module (in the order modules finish) whose output is still spatial (4-D, more than 1x1).
 
     Hooks of a container fire after its children, so for a ResNet this is ``layer4``, not its last conv.
-    With ``module``, a trailing pooling layer (VGG's 7x7 ``avgpool``) is skipped for the block before it.
+    With ``module``, trailing modules without parameters (VGG's 7x7 ``avgpool``, a final ReLU) are skipped
+    for the block before them; parameters rather than types decide, because an unflattened ``.pt2``
+    loses the module types.
     """
     spatial = [n for n in shapes.order if shapes.shapes[n][2] * shapes.shapes[n][3] > 1]
-    while module is not None and len(spatial) > 1 and isinstance(get_submodule(module, spatial[-1]), _POOLS):
+    while module is not None and len(spatial) > 1 and not _has_parameters(get_submodule(module, spatial[-1])):
         spatial.pop()
     return spatial[-1] if spatial else None
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters())
 
 
 def find_stages(module: nn.Module, shapes: LayerShapes, target: str) -> tuple[str, ...]:
