@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from . import __version__
+from .analyses.attention import pair_attention_inputs
 from .analyses.clusters import find_clusters
 from .analyses.confusion import compute_confusion
 from .analyses.gallery import build_galleries
@@ -26,6 +27,7 @@ from .analyses.pairs import rank_pairs
 from .analyses.predictions import Predictions
 from .analyses.projection import METHODS as PROJECTIONS
 from .analyses.projection import start_umap_warmup
+from .analyses.separation import separability_inputs
 from .collectors.image_stats import ImageStatsCollector
 from .config import BuildConfig
 from .data import DatasetIndex, ImageRecord, discover, load_rgb, read_class_names
@@ -39,6 +41,7 @@ from .preprocess import build_transform, resolve_preprocessing
 from .render.html import write_atomic, write_report
 from .render.thumbnails import make_thumbnails
 from .results import DatasetInfo, ModelInfo, ReportData, RunInfo, SkippedFile
+from .why import analyse_why, plan_why
 
 
 def _log(cfg: BuildConfig, message: str) -> None:
@@ -136,8 +139,10 @@ def build(
         batch_size = 1
         warnings.append(
             "The model accepts only one image per call (exported with a static batch size?); "
-            "the pass ran with batch size 1."
+            "the pass ran with batch size 1 and the gallery overlays, which run in batches, were left out."
         )
+        # Overlays (pytorch-grad-cam, captum) batch their perturbations; they need a batchable model.
+        cfg = dataclasses.replace(cfg, explain=())
 
     # 3. the one pass
     if cfg.projection == "umap" and probe.embedding_dim and embedding_layer:
@@ -151,6 +156,9 @@ def build(
             EmbeddingCollector(get_submodule(loaded.module, embedding_layer), output=cfg.embedding_layer is not None)
         )
     collectors.append(ImageStatsCollector(mean=prep.mean, std=prep.std))
+    why_plan = plan_why(loaded, sample, cfg)  # Grad-CAM and stage activations ride along in the pass
+    collectors.extend(why_plan.collectors)
+    warnings.extend(why_plan.notes)
     name_to_idx = {n: k for k, n in enumerate(names)}
     all_labels = np.array([name_to_idx[r.label] for r in index.records], dtype=np.int64)
     arrays = run_pass(
@@ -204,8 +212,24 @@ def build(
     )
     warnings.extend(features.warnings)
 
-    # 4c. diagnostics (label issues, slices, calibration) and the automatic findings; they reuse the
-    # feature space's k-NN graph and near-duplicate groups instead of computing their own.
+    # 4c. why the model decides: attention, depth of separation, overlays and activation views
+    why_fields, why_media = analyse_why(
+        cfg,
+        why_plan,
+        loaded,
+        preds_in,
+        arrays.extras,
+        pairs,
+        galleries,
+        root=index.root,
+        transform=transform,
+        prep=prep,
+        device=device,
+        batchable=probe.batchable,
+    )
+
+    # 4d. diagnostics (label issues, slices, calibration) and the automatic findings; they reuse the
+    # feature space's k-NN graph and near-duplicate groups and the in-pass CAMs and stage probes.
     diag = run_diagnostics(
         preds_in,
         confusion=confusion,
@@ -218,6 +242,12 @@ def build(
         conversions=arrays.conversions,
         graph=features.graph,
         duplicates=features.duplicates,
+        attention=(
+            pair_attention_inputs(preds_in, arrays.extras["cams"], pairs, top_pairs=cfg.top_pairs)
+            if "cams" in arrays.extras
+            else ()
+        ),
+        separability=separability_inputs(why_fields.get("separation")),
     )
     metrics = dataclasses.replace(metrics, ece=diag.calibration.ece)
 
@@ -229,6 +259,7 @@ def build(
     media, failed = make_thumbnails(index.root, shown)
     if failed:
         warnings.append(f"{len(failed)} image(s) could not be read for thumbnails.")
+    media.update(why_media)
 
     support = np.bincount(preds_in.labels, minlength=len(names))
     counts = {n: int(support[k]) for k, n in enumerate(names)}
@@ -242,6 +273,7 @@ def build(
             format=loaded.format,
             num_outputs=probe.num_outputs,
             input_size=probe.input_shape,
+            target_layer=why_plan.target_layer,
             embedding_layer=(
                 f"{embedding_layer} ({'output' if cfg.embedding_layer else 'input'})" if probe.embedding_dim else None
             ),
@@ -286,6 +318,7 @@ def build(
         feature_space=features.feature_space,
         duplicates=features.duplicates,
         projection=features.projection,
+        **why_fields,
     )
     _write_outputs(cfg, result, preds_in, skipped)
     return result

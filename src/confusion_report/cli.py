@@ -145,6 +145,39 @@ def main() -> None:
     show_default=True,
     help="2-D projection of the embeddings for the feature-space chart (seeded, reproducible).",
 )
+@click.option(
+    "--target-layer",
+    help="Module for Grad-CAM (default: the last module with a spatial output before global pooling).",
+)
+@click.option("--no-cams", is_flag=True, help="Skip the Grad-CAM of every image in the pass (attention statistics).")
+@click.option(
+    "--explain",
+    "explain",
+    default="gradcam,occlusion",
+    show_default=True,
+    help="Overlays for the gallery images, comma-separated from gradcam, occlusion, lime, shap; 'all' or 'none'.",
+)
+@click.option(
+    "--cam",
+    "cam_method",
+    type=click.Choice(["gradcam", "gradcam++", "layercam", "eigencam", "hirescam", "xgradcam"]),
+    default="gradcam",
+    show_default=True,
+    help="pytorch-grad-cam method for the gallery overlays.",
+)
+@click.option("--occlusion-window", type=click.IntRange(1), help="Occlusion window in px (default: input side / 7).")
+@click.option(
+    "--occlusion-stride",
+    type=click.IntRange(1),
+    help="Occlusion stride in px (default: half the window on a GPU, one window on the CPU).",
+)
+@click.option(
+    "--explain-samples",
+    type=click.IntRange(10),
+    default=200,
+    show_default=True,
+    help="Perturbed samples per image for LIME and KernelSHAP.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
 def build(
     model_path: Path,
@@ -169,11 +202,19 @@ def build(
     std: str | None,
     embedding_layer: str | None,
     projection: str,
+    target_layer: str | None,
+    no_cams: bool,
+    explain: str,
+    cam_method: str,
+    occlusion_window: int | None,
+    occlusion_stride: int | None,
+    explain_samples: int,
     quiet: bool,
 ) -> None:
     """Run the model over labelled images once and write the report."""
     from .api import build as run_build
     from .config import BuildConfig
+    from .explain.run import parse_methods
     from .loading import parse_arch_kwargs
     from .preprocess import parse_floats
 
@@ -200,6 +241,13 @@ def build(
         progress=not quiet,
         command=_command_line(),
         projection=projection,
+        target_layer=target_layer,
+        cams=not no_cams,
+        explain=_explain_methods(parse_methods, explain),
+        cam_method=cam_method,
+        occlusion_window=occlusion_window,
+        occlusion_stride=occlusion_stride,
+        explain_samples=explain_samples,
     )
     result = run_build(model_path, data, config=cfg)
     m = result.metrics
@@ -207,6 +255,13 @@ def build(
         f"accuracy {m.accuracy:.2%} over {result.dataset.n_images} images; "
         f"{len(result.dataset.skipped)} skipped; wrote {out}"
     )
+
+
+def _explain_methods(parse, text: str) -> tuple[str, ...]:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--explain") from None
 
 
 @main.command()

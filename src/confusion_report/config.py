@@ -33,3 +33,11 @@ class BuildConfig:
     progress: bool = True
     command: str = "confusion_report.build()"
     projection: str = "umap"
+    # Why the model decides: CAMs in the pass, overlays for the gallery images (see explain/).
+    target_layer: str | None = None
+    cams: bool = True
+    explain: tuple[str, ...] = ("gradcam", "occlusion")
+    cam_method: str = "gradcam"
+    occlusion_window: int | None = None
+    occlusion_stride: int | None = None
+    explain_samples: int = 200

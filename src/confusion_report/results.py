@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .evidence import Calibration, LabelIssues, PropertySlice
+from .explain_results import AttentionResult, ExplainInfo, PairActivations, Separation
 from .feature_results import Duplicates, FeatureSpace, Projection
 from .serde import from_jsonable, to_jsonable
 
@@ -207,6 +208,11 @@ class ReportData:
     feature_space: FeatureSpace | None = None
     duplicates: Duplicates | None = None
     projection: Projection | None = None
+    # Why the model decides (attention from the in-pass CAMs, depth of separation, overlays, activations).
+    attention: AttentionResult | None = None
+    separation: Separation | None = None
+    explain: ExplainInfo | None = None
+    activations: tuple[PairActivations, ...] = ()
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""

@@ -18,6 +18,8 @@ from markupsafe import Markup
 from ..results import ReportData
 from .charts import charts_for, vega_bundle
 from .heatmap import heatmap_svg
+from .overlay import heat_uri
+from .separation import separation_svg
 
 
 def templates_dir() -> Path:
@@ -84,6 +86,9 @@ def environment() -> jinja2.Environment:
     )
     env.filters["pct"] = _pct
     env.filters["num"] = _num
+    env.filters["heat_uri"] = lambda m: heat_uri(m)  # mean attention maps, drawn from the JSON numbers
+    env.globals["separation_svg"] = separation_svg
+    env.filters["by_anchor"] = lambda items: {i.anchor: i for i in items or ()}
     return env
 
 

@@ -1,0 +1,161 @@
+"""Gallery overlays on models whose evidence is known by construction: Grad-CAM, contrastive, occlusion, LIME/SHAP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from confusion_report.analyses.attention import grid_shares
+from confusion_report.cams import logits_module
+from confusion_report.explain.gradcam import LogitDifference, cam_maps, class_target
+from confusion_report.explain.occlusion import default_window, occlusion_maps
+from confusion_report.explain.run import parse_methods
+from confusion_report.explain.surrogate import superpixels, surrogate_map
+from why_builders import SIDE, CornerNet, TwoSquareNet, make_corner_folder, square_image, to_tensor
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine two threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _share(heat: np.ndarray, cell: str) -> float:
+    pos = np.clip(heat, 0, None)
+    return grid_shares(pos / pos.sum())[cell]
+
+
+def test_gradcam_overlay_of_square_class_lies_in_the_square_corner() -> None:
+    """pytorch-grad-cam's map for the 'square' logit has its mass in the top-left cell."""
+    model = CornerNet().eval().requires_grad_(False)
+    x = torch.stack([to_tensor(square_image(square=True, seed=s)) for s in range(3)])
+    maps = cam_maps(model, model.features, x, [class_target(1)] * 3)
+    assert maps.shape == (3, SIDE, SIDE)
+    assert not model.features._forward_hooks  # the library's hooks are released
+    for heat in maps:
+        assert _share(heat, "top-left") > 0.8
+
+
+def test_occlusion_mass_lies_in_the_square_corner() -> None:
+    """Hiding the square (and only the square) lowers the 'square' logit."""
+    model = CornerNet().eval()
+    x = torch.stack([to_tensor(square_image(square=True, corner=c)) for c in ("top-left", "bottom-right")])
+    window, stride = default_window(SIDE)
+    heat = occlusion_maps(model, x, torch.tensor([1, 1]), window=window, stride=stride, per_eval=32)
+    assert heat.shape == (2, SIDE, SIDE)
+    assert _share(heat[0], "top-left") > 0.8
+    assert _share(heat[1], "bottom-right") > 0.8
+
+
+def test_contrastive_map_points_at_the_feature_that_separates_the_two_classes() -> None:
+    """Both classes see the red top-left square; only 'redblue' sees the blue bottom-right one, so the
+    map of logit(redblue) - logit(red) lies bottom-right while CAM(red) lies top-left."""
+    model = TwoSquareNet().eval().requires_grad_(False)
+    img = square_image(square=True, colour=(0.95, 0.1, 0.1))
+    img[-8:, -8:] = (0.1, 0.1, 0.95)
+    x = to_tensor(img)[None]
+    assert model(x).argmax(1).item() == 1
+    (contrast,) = cam_maps(model, model.features, x, [LogitDifference(1, 0)])
+    (red,) = cam_maps(model, model.features, x, [class_target(0)])
+    assert _share(contrast, "bottom-right") > 0.8
+    assert _share(red, "top-left") > 0.8
+
+
+@pytest.mark.parametrize("method", ["lime", "shap"])
+def test_surrogate_weights_the_square_superpixels_highest(method: str) -> None:
+    """LIME and KernelSHAP over a grid of superpixels give the square's cells the top weight."""
+    model = CornerNet().eval()
+    img = square_image(square=True)
+    grid = superpixels(np.zeros_like(img))  # a flat image: SLIC finds nothing, so the grid fallback is used
+    assert grid.max() >= 3
+    heat = surrogate_map(model, to_tensor(img), 1, grid, method=method, n_samples=80)
+    assert np.unravel_index(np.argmax(heat), heat.shape)[0] < 8
+    assert np.unravel_index(np.argmax(heat), heat.shape)[1] < 8
+
+
+def test_explain_methods_parse_and_reject_unknown_names() -> None:
+    """'all', 'none' and lists parse; an unknown method is an error naming it."""
+    assert parse_methods("all") == ("gradcam", "occlusion", "lime", "shap")
+    assert parse_methods("none") == ()
+    assert parse_methods("occlusion, gradcam") == ("occlusion", "gradcam")
+    with pytest.raises(ValueError, match="saliency"):
+        parse_methods("gradcam,saliency")
+
+
+def test_logits_module_takes_the_first_output_of_a_tuple() -> None:
+    """Explainers get plain logits from a model returning (logits, aux)."""
+
+    class Aux(torch.nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(2, 3)), "aux"
+
+    assert logits_module(Aux())(torch.ones(1, 3, 4, 4)).shape == (1, 3)
+
+
+def _build(model_or_path, data: Path, tmp_path: Path, **options):
+    from confusion_report import build
+
+    return build(
+        model_or_path,
+        data,
+        out=tmp_path / "r.html",
+        json_path=tmp_path / "r.json",
+        preset="none",
+        workers=0,
+        progress=False,
+        **options,
+    )
+
+
+def test_build_report_shows_overlays_attention_and_separation(tmp_path: Path) -> None:
+    """End to end: the plain -> square pair gets CAM, contrastive and occlusion overlays, its attention
+    maps and a separation chart; the JSON round-trips them."""
+    from confusion_report.results import ReportData
+    from confusion_report.serde import to_jsonable
+
+    data = make_corner_folder(tmp_path / "data")
+    result = _build(CornerNet().eval(), data, tmp_path)
+    assert result.model.target_layer == "features"
+    (xp,) = result.explain.pairs
+    assert xp.columns == ("CAM plain", "CAM square", "square − plain", "occlusion")
+    assert all(key in result.media for img in xp.images for key in img.overlays.values())
+    assert result.attention.pairs[0].maps[0].stats.peak == "top-left"
+    # the embedding (input of fc) is the pooled "features" output: not repeated as a stage
+    assert result.separation.stages == ("features.0", "features.1", "features")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'id="why-pair-plain-square"' in html and '<svg class="separation"' in html
+    again = ReportData.from_json((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert to_jsonable(again.attention) == to_jsonable(result.attention)  # floats travel with 6 digits
+    assert again.explain.pairs == result.explain.pairs
+    assert to_jsonable(again.separation) == to_jsonable(result.separation)
+
+
+def test_torchscript_model_falls_back_to_occlusion_and_says_so(tmp_path: Path) -> None:
+    """TorchScript takes no hooks: no CAMs, the overlays are occlusion only, and the report tells why."""
+    data = make_corner_folder(tmp_path / "data")
+    path = tmp_path / "corner.ts"
+    torch.jit.save(torch.jit.script(CornerNet().eval()), str(path))
+    result = _build(path, data, tmp_path)
+    assert result.attention is None
+    assert result.explain.methods == ("occlusion",)
+    assert any("cannot be hooked" in note for note in result.explain.notes)
+    assert "cannot be hooked" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_exported_pt2_model_gets_cams_through_unflatten(tmp_path: Path) -> None:
+    """A torch.export program is hooked through unflatten: the in-pass CAMs still find the square."""
+    data = make_corner_folder(tmp_path / "data")
+    path = tmp_path / "corner.pt2"
+    example = torch.stack([to_tensor(square_image(square=True, seed=s)) for s in range(2)])  # batch 1 specialises
+    dim = torch.export.Dim("batch", min=1, max=64)
+    torch.export.save(torch.export.export(CornerNet().eval(), (example,), dynamic_shapes=({0: dim},)), str(path))
+    result = _build(path, data, tmp_path, explain=("gradcam",))
+    assert result.model.format == "export"
+    assert result.attention is not None and result.attention.pairs[0].maps[0].stats.peak == "top-left"
+    assert result.explain.methods == ("gradcam",)
