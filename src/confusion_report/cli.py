@@ -128,6 +128,19 @@ def main() -> None:
 @click.option("--std", help="Normalisation std, e.g. 0.229,0.224,0.225. Overrides the preset.")
 @click.option("--embedding-layer", help="Module whose output is the embedding (default: input of the final Linear).")
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the pass's per-image arrays in DIR, keyed by model, data and preprocessing, so a rebuild with "
+    "other report options (--classes, --top-pairs, --title) skips the pass.",
+)
+@click.option(
+    "--gpu-decode/--no-gpu-decode",
+    default=True,
+    show_default=True,
+    help="On CUDA, decode JPEGs (nvJPEG) and preprocess on the GPU; other formats are decoded on the CPU.",
+)
 def build(
     model_path: Path,
     data: Path,
@@ -151,6 +164,8 @@ def build(
     std: str | None,
     embedding_layer: str | None,
     quiet: bool,
+    cache_dir: Path | None,
+    gpu_decode: bool,
 ) -> None:
     """Run the model over labelled images once and write the report."""
     from .api import build as run_build
@@ -180,8 +195,12 @@ def build(
         embedding_layer=embedding_layer,
         progress=not quiet,
         command=_command_line(),
+        cache_dir=cache_dir,
+        gpu_decode=gpu_decode,
     )
     result = run_build(model_path, data, config=cfg)
+    if result is None:
+        return  # a torchrun rank other than 0: rank 0 writes and reports
     m = result.metrics
     click.echo(
         f"accuracy {m.accuracy:.2%} over {result.dataset.n_images} images; "

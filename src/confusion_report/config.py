@@ -32,3 +32,5 @@ class BuildConfig:
     embedding_layer: str | None = None
     progress: bool = True
     command: str = "confusion_report.build()"
+    cache_dir: Path | None = None
+    gpu_decode: bool = True
