@@ -86,7 +86,9 @@ def main() -> None:
             passes.append(result.run.seconds_pass)
 
         plain, whole = min(times["plain"]), min(times["build"])
-        print(f"images {args.n}, batch {args.batch_size}, workers {args.workers}, torch threads {torch.get_num_threads()}")
+        print(
+            f"images {args.n}, batch {args.batch_size}, workers {args.workers}, torch threads {torch.get_num_threads()}"
+        )
         print(f"plain inference  {plain:7.2f} s  {args.n / plain:7.1f} img/s")
         print(f"build (whole)    {whole:7.2f} s  {args.n / whole:7.1f} img/s  (its pass {min(passes):.2f} s)")
         print(f"ratio build / plain = {whole / plain:.2f}  (target <= 1.5)")

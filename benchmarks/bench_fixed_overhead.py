@@ -5,9 +5,10 @@ loading, the probe, every analysis, explanations of gallery images, thumbnails, 
 writing; whatever ``build`` does besides streaming the images through the model. It prints each
 stage's time so a regression points at its cause. Target: <= 15 s on 2 cores.
 
-With the shared CIFAR-10 sample and its pretrained ResNet-20 (``--shared DIR``, default
-``$CONFUSION_REPORT_SHARED_DATA`` or a ``shared/data`` folder above the checkout) the report has real confusions and full galleries; without it,
-synthetic 32-px images and a random-weight ResNet-18 stand in.
+With the shared CIFAR-10 sample and its pretrained ResNet-20 (``--shared DIR``; default
+``$CONFUSION_REPORT_SHARED_DATA`` or a ``shared/data`` folder above the checkout) the report has
+real confusions and full galleries; without it, synthetic 32-px images and a random-weight
+ResNet-18 stand in.
 
     python benchmarks/bench_fixed_overhead.py [--n 10000] [--threads 2] [--shared DIR]
 """
@@ -27,7 +28,6 @@ from _common import make_folder
 from _stages import print_stages, stage_timer
 
 from confusion_report import build
-
 
 
 def default_shared() -> Path:

@@ -46,7 +46,7 @@ def test_dataset_hands_over_jpeg_bytes_and_decodes_other_formats(mixed_folder: l
     """RGB/grayscale JPEGs come as their file bytes; the PNG comes decoded as uint8 CxHxW."""
     ds = EncodedImageDataset(mixed_folder)
     i, payload, is_jpeg, error, size, conversion, _ = ds[0]
-    assert is_jpeg and error is None and size == (300, 200)
+    assert i == 0 and is_jpeg and error is None and size == (300, 200) and conversion is None
     assert torch.equal(payload, torch.frombuffer(bytearray(mixed_folder[0].read_bytes()), dtype=torch.uint8))
     assert ds[3][2] and ds[3][5] == "grayscale"
     _, png, png_is_jpeg, _, png_size, png_conv, _ = ds[4]

@@ -17,17 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
+from . import __version__, distributed
 from .analyses.clusters import find_clusters
 from .analyses.confusion import compute_confusion
 from .analyses.gallery import build_galleries
 from .analyses.metrics import compute_metrics
 from .analyses.pairs import rank_pairs
 from .analyses.predictions import Predictions
+from .cache import PassCache, pass_key
 from .config import BuildConfig
 from .data import DatasetIndex, ImageRecord, discover, load_rgb, read_class_names
-from . import distributed
-from .cache import PassCache, pass_key
 from .engine import EmbeddingCollector, autocast_for, probe_model, resolve_device, run_pass
 from .errors import DataError, ReportError
 from .gpu_decode import DeviceDecoder
