@@ -4,7 +4,7 @@
 on the CPU. "Plain inference" is torchvision's ImageFolder + DataLoader + the model in inference
 mode, with the same preprocessing, batch size and workers. Target: build <= 1.5x plain.
 
-    python benchmarks/bench_build_vs_inference.py [--n 2000] [--workers 2] [--batch-size 64]
+    python benchmarks/bench_build_vs_inference.py [--n 2000] [--workers 2] [--batch-size 64] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -53,7 +53,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1, help="alternate plain/build this many times; keep the best")
     parser.add_argument("--workdir", type=Path, help="keep the images here (default: a temporary folder)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="cr-bench-") as tmp:
         work = args.workdir or Path(tmp)

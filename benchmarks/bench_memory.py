@@ -1,12 +1,12 @@
 """Peak memory of ``build`` at 20,000 and 100,000 images: it must grow only with the per-image arrays.
 
-Each size runs in its own process (tiny 8x8 PNGs, hard links of a few distinct files so the disk is
-not the benchmark; a random-weight ResNet-18 with 100 outputs, so each image keeps 100 logits and a
-512-d embedding). A sampler thread adds up the proportional set size (PSS) of the build process and
-its data-loader workers every 50 ms; the model's own footprint (RSS after loading it, before the
-build) is subtracted. Target: <= 3 GB beyond the model at 100k.
+Each size runs in its own process: tiny 8x8 PNGs (hard links of a few distinct files, so the disk
+is not the benchmark) and a random-weight ResNet-18 with 100 outputs, so each image keeps 100 logits
+and a 512-d embedding. A sampler thread adds up the proportional set size (PSS) of the build process
+and its data-loader workers every 50 ms; the model's own footprint (PSS after importing torch and
+loading the model, before the build) is subtracted. Target: <= 3 GB beyond the model at 100k.
 
-    python benchmarks/bench_memory.py [--sizes 20000,100000] [--workers 2]
+    python benchmarks/bench_memory.py [--sizes 20000,100000] [--workers 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import _common  # noqa: F401  (puts src/ on sys.path)
 
 NUM_CLASSES = 100
 EMBEDDING_DIM = 512
+ARCH = "resnet18"
 
 
 def _pss_kb(pid: int) -> int:
@@ -70,21 +71,20 @@ class TreeSampler(threading.Thread):
             time.sleep(self.interval)
 
 
-def child(n: int, workers: int, work: Path) -> None:
+def child(n: int, workers: int, threads: int, work: Path) -> None:
     """One build at size ``n``; prints a JSON line with the memory figures."""
     import torch
     import torchvision
-    from _common import current_rss_mb, make_folder, peak_rss_mb
+    from _common import current_rss_mb, peak_rss_mb
+
+    torch.set_num_threads(threads)  # memory does not depend on it; on a busy 2-core box 1 thread is faster
 
     from confusion_report import build
 
-    data = make_folder(work / f"tiny{n}", n=n, classes=NUM_CLASSES, side=8, ext="png", distinct=64)
-    weights = work / "resnet18_100.pt"
-    if not weights.exists():
-        torch.manual_seed(0)
-        torch.save(torchvision.models.resnet18(weights=None, num_classes=NUM_CLASSES).state_dict(), weights)
+    data = work / f"tiny{n}"
+    weights = work / f"{ARCH}_{NUM_CLASSES}.pt"
     # The model's own footprint: import torch and hold the model, as the build will.
-    model = torchvision.models.resnet18(weights=None, num_classes=NUM_CLASSES)
+    model = torchvision.models.get_model(ARCH, weights=None, num_classes=NUM_CLASSES)
     model.load_state_dict(torch.load(weights))
     del model
     baseline = _pss_kb(os.getpid()) / 1024
@@ -94,7 +94,7 @@ def child(n: int, workers: int, work: Path) -> None:
     result = build(
         weights,
         data,
-        arch="torchvision:resnet18",
+        arch=f"torchvision:{ARCH}",
         preset="none",
         device="cpu",
         workers=workers,
@@ -125,17 +125,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="20000,100000")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the measured process")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.workers, args.workdir)
+        child(args.child, args.workers, args.threads, args.workdir)
         return
     with tempfile.TemporaryDirectory(prefix="cr-bench-") as tmp:
         work = args.workdir or Path(tmp)
+        sizes = [int(s) for s in args.sizes.split(",")]
+        # Files and weights are made here, so the measured processes allocate nothing for them.
+        import torch
+        import torchvision
+        from _common import make_folder
+
+        torch.manual_seed(0)
+        model = torchvision.models.get_model(ARCH, weights=None, num_classes=NUM_CLASSES)
+        torch.save(model.state_dict(), work / f"{ARCH}_{NUM_CLASSES}.pt")
+        for n in sizes:
+            make_folder(work / f"tiny{n}", n=n, classes=NUM_CLASSES, side=8, ext="png", distinct=64)
         rows = []
-        for n in (int(s) for s in args.sizes.split(",")):
-            cmd = [sys.executable, __file__, "--child", str(n), "--workers", str(args.workers), "--workdir", str(work)]
+        for n in sizes:
+            cmd = [sys.executable, __file__, "--child", str(n), "--workers", str(args.workers)]
+            cmd += ["--threads", str(args.threads), "--workdir", str(work)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
     print(f"{'images':>8} {'model MB':>9} {'peak MB':>9} {'beyond model':>13} {'per-image arrays':>17} {'build s':>8}")

@@ -172,7 +172,15 @@ class EmbeddingCollector(Collector):
             self.handle = None
 
     def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
-        return {} if self.array is None else {"embedding": self.array[keep]}
+        return {} if self.array is None else {"embedding": take_rows(self.array, keep)}
+
+
+def take_rows(array: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``array[keep]``, without the copy when ``keep`` is every row (no image failed): at 100k images the
+    per-image arrays are the build's memory, and a second copy of each would double it."""
+    if len(keep) == len(array) and (len(keep) == 0 or (keep[0] == 0 and keep[-1] == len(array) - 1)):
+        return array  # keep is sorted and unique, so first 0 and last n-1 with length n means all rows
+    return array[keep]
 
 
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, str | None]:
@@ -337,8 +345,8 @@ def run_pass(
         extras.update(c.result(keep))
     return PassArrays(
         indices=keep,
-        logits=logits[keep],
-        sizes=sizes[keep],
+        logits=take_rows(logits, keep),
+        sizes=take_rows(sizes, keep),
         extras=extras,
         conversions=dict(sorted(conversions.items())),
         skipped=tuple(sorted(skipped)),
