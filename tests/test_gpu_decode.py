@@ -27,9 +27,9 @@ def _photo(seed: int, size: tuple[int, int]) -> Image.Image:
 
 @pytest.fixture
 def mixed_folder(tmp_path: Path) -> list[Path]:
-    """RGB and grayscale JPEGs of several sizes, a PNG with alpha, and a truncated JPEG."""
+    """RGB JPEGs of several sizes (two share one), a grayscale JPEG, a PNG with alpha, a truncated JPEG."""
     paths = []
-    for k, size in enumerate([(300, 200), (180, 260), (256, 256)]):
+    for k, size in enumerate([(300, 200), (180, 260), (256, 256), (300, 200)]):
         p = tmp_path / f"rgb{k}.jpg"
         _photo(k, size).save(p, quality=92)
         paths.append(p)
@@ -48,8 +48,8 @@ def test_dataset_hands_over_jpeg_bytes_and_decodes_other_formats(mixed_folder: l
     i, payload, is_jpeg, error, size, conversion, _ = ds[0]
     assert i == 0 and is_jpeg and error is None and size == (300, 200) and conversion is None
     assert torch.equal(payload, torch.frombuffer(bytearray(mixed_folder[0].read_bytes()), dtype=torch.uint8))
-    assert ds[3][2] and ds[3][5] == "grayscale"
-    _, png, png_is_jpeg, _, png_size, png_conv, _ = ds[4]
+    assert ds[4][2] and ds[4][5] == "grayscale"
+    _, png, png_is_jpeg, _, png_size, png_conv, _ = ds[5]
     assert not png_is_jpeg and png.dtype == torch.uint8 and tuple(png.shape) == (3, 250, 230)
     assert png_conv == "alpha" and png_size == (230, 250)
 
@@ -57,11 +57,11 @@ def test_dataset_hands_over_jpeg_bytes_and_decodes_other_formats(mixed_folder: l
 def test_device_preprocessing_matches_the_pillow_path(mixed_folder: list[Path]) -> None:
     """Decode + resize + crop + normalise on tensors agrees with the Pillow transform within 2/255 per pixel."""
     info = resolve_preprocessing(preset="imagenet")
-    good = mixed_folder[:5]
+    good = mixed_folder[:6]
     pil = collate([ImageDataset(good, build_transform(info))[k] for k in range(len(good))])
     batch = DeviceDecoder(info, CPU)(collate_encoded([EncodedImageDataset(good)[k] for k in range(len(good))]))
     assert batch.indices == pil.indices and batch.sizes == pil.sizes and batch.conversions == pil.conversions
-    assert batch.images.shape == pil.images.shape == (5, 3, 224, 224)
+    assert batch.images.shape == pil.images.shape == (6, 3, 224, 224)
     # Normalised values: 2/255 in pixel terms is 2/255/std in these units.
     tol = 2 / 255 / min(info.std)
     diff = (batch.images - pil.images).abs()
@@ -74,8 +74,8 @@ def test_a_file_that_cannot_be_decoded_is_reported_with_a_reason(mixed_folder: l
     info = resolve_preprocessing(preset="imagenet")
     ds = EncodedImageDataset(mixed_folder)
     batch = DeviceDecoder(info, CPU)(collate_encoded([ds[k] for k in range(len(mixed_folder))]))
-    assert batch.indices == [0, 1, 2, 3, 4]
-    assert [i for i, _ in batch.failed] == [5]
+    assert batch.indices == [0, 1, 2, 3, 4, 5]
+    assert [i for i, _ in batch.failed] == [6]
     assert batch.failed[0][1]
 
 
