@@ -47,11 +47,22 @@ def test_dataset_hands_over_jpeg_bytes_and_decodes_other_formats(mixed_folder: l
     ds = EncodedImageDataset(mixed_folder)
     i, payload, is_jpeg, error, size, conversion, _ = ds[0]
     assert i == 0 and is_jpeg and error is None and size == (300, 200) and conversion is None
-    assert torch.equal(payload, torch.frombuffer(bytearray(mixed_folder[0].read_bytes()), dtype=torch.uint8))
+    assert payload == mixed_folder[0].read_bytes()
     assert ds[4][2] and ds[4][5] == "grayscale"
     _, png, png_is_jpeg, _, png_size, png_conv, _ = ds[5]
     assert not png_is_jpeg and png.dtype == torch.uint8 and tuple(png.shape) == (3, 250, 230)
     assert png_conv == "alpha" and png_size == (230, 250)
+
+
+def test_collate_joins_jpeg_bytes_into_one_tensor(mixed_folder: list[Path]) -> None:
+    """The batch carries one blob whose spans give back each JPEG's bytes; decoded images stay apart."""
+    ds = EncodedImageDataset(mixed_folder)
+    batch = collate_encoded([ds[k] for k in range(len(mixed_folder))])
+    assert batch.is_jpeg == [True, True, True, True, True, False]
+    for k in range(5):
+        assert batch.jpeg_bytes(k).numpy().tobytes() == mixed_folder[k].read_bytes()
+    assert batch.payloads[5].shape == (3, 250, 230) and batch.payloads[0] is None
+    assert [i for i, _ in batch.failed] == [6]
 
 
 def test_device_preprocessing_matches_the_pillow_path(mixed_folder: list[Path]) -> None:
@@ -101,7 +112,8 @@ def test_pass_with_the_device_decoder_gives_the_same_predictions(tmp_path: Path)
     model = wrap_module(ColourNet().eval())
     common = dict(num_outputs=3, device=CPU, batch_size=5, workers=0, progress=False)
     ref = run_pass(model, paths, build_transform(info), **common)
-    dev = run_pass(model, paths, build_transform(info), decoder=DeviceDecoder(info, CPU), **common)
+    # One worker: the encoded batches cross a process boundary as they do in a real run.
+    dev = run_pass(model, paths, build_transform(info), decoder=DeviceDecoder(info, CPU), **{**common, "workers": 1})
     assert np.array_equal(ref.indices, dev.indices) and np.array_equal(ref.sizes, dev.sizes)
     assert np.array_equal(ref.logits.argmax(1), dev.logits.argmax(1))
     assert np.allclose(ref.logits, dev.logits, atol=0.1)

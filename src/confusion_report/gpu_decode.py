@@ -36,19 +36,34 @@ _DEVICE_JPEG_MODES = {"RGB": None, "L": "grayscale"}
 
 @dataclass
 class EncodedBatch:
-    """A batch as the workers hand it over: JPEG bytes (1-D uint8) or CPU-decoded uint8 CxHxW tensors."""
+    """A batch as the workers hand it over.
+
+    The JPEGs' bytes travel as one uint8 tensor (``blob``; image k is ``blob[start:end]`` with
+    ``spans[k]``), so a batch crosses from a worker in one shared-memory segment rather than one per
+    file; other images come CPU-decoded as uint8 CxHxW in ``payloads`` (None where k is a JPEG).
+    """
 
     indices: list[int]
-    payloads: list[torch.Tensor]
-    is_jpeg: list[bool]
+    payloads: list[torch.Tensor | None]
+    spans: list[tuple[int, int] | None]
+    blob: torch.Tensor
     sizes: list[tuple[int, int]]
     conversions: list[str | None]
     failed: list[tuple[int, str]]
-    paths: list[str]
+
+    @property
+    def is_jpeg(self) -> list[bool]:
+        """Whether image k is decoded on the device."""
+        return [span is not None for span in self.spans]
+
+    def jpeg_bytes(self, k: int) -> torch.Tensor:
+        """The file bytes of JPEG k, a view into ``blob``."""
+        start, end = self.spans[k]
+        return self.blob[start:end]
 
     def pin_memory(self) -> EncodedBatch:
         """Called by the DataLoader (``pin_memory=True``): page-locked CPU-decoded images copy asynchronously."""
-        self.payloads = [p if j else p.pin_memory() for p, j in zip(self.payloads, self.is_jpeg, strict=True)]
+        self.payloads = [None if p is None else p.pin_memory() for p in self.payloads]
         return self
 
 
@@ -57,7 +72,11 @@ def _uint8_chw(img: Image.Image) -> torch.Tensor:
 
 
 class EncodedImageDataset(Dataset):
-    """One item per path: the raw bytes of a device-decodable JPEG, else the image decoded on the CPU."""
+    """One item per path: the raw bytes of a device-decodable JPEG, else the image decoded on the CPU.
+
+    An item is ``(i, payload, is_jpeg, error, size, conversion, path)`` with ``payload`` the file's
+    ``bytes`` for a JPEG, a uint8 CxHxW tensor otherwise, None (and ``error``) when it cannot be read.
+    """
 
     def __init__(self, paths: Sequence[Path]) -> None:
         # One numpy array of strings, not a list of Path objects: forked workers touching Python objects
@@ -76,8 +95,7 @@ class EncodedImageDataset(Dataset):
             fmt = mode = size = None  # load_rgb below reports the reason, as on the CPU path
         if fmt == "JPEG" and mode in _DEVICE_JPEG_MODES and size and size[0] > 0 and size[1] > 0:
             with open(path, "rb") as fh:
-                data = torch.frombuffer(bytearray(fh.read()), dtype=torch.uint8)
-            return i, data, True, None, size, _DEVICE_JPEG_MODES[mode], path
+                return i, fh.read(), True, None, size, _DEVICE_JPEG_MODES[mode], path
         try:
             img, conversion = load_rgb(Path(path))
         except ValueError as exc:
@@ -86,16 +104,31 @@ class EncodedImageDataset(Dataset):
 
 
 def collate_encoded(items) -> EncodedBatch:
-    """Keep the payloads as a list (sizes differ until the device resizes them) and the failures apart."""
+    """Join the JPEGs' bytes into one tensor, keep decoded images as a list (sizes differ until resized)."""
     good = [it for it in items if it[1] is not None]
+    spans: list[tuple[int, int] | None] = []
+    chunks: list[bytes] = []
+    offset = 0
+    for it in good:
+        if it[2]:
+            spans.append((offset, offset + len(it[1])))
+            chunks.append(it[1])
+            offset += len(it[1])
+        else:
+            spans.append(None)
+    blob = (
+        torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8)
+        if offset
+        else torch.empty(0, dtype=torch.uint8)
+    )
     return EncodedBatch(
         indices=[it[0] for it in good],
-        payloads=[it[1] for it in good],
-        is_jpeg=[it[2] for it in good],
+        payloads=[None if it[2] else it[1] for it in good],
+        spans=spans,
+        blob=blob,
         sizes=[it[4] for it in good],
         conversions=[it[5] for it in good],
         failed=[(it[0], it[3]) for it in items if it[1] is None],
-        paths=[it[6] for it in good],
     )
 
 
@@ -176,10 +209,11 @@ class DeviceDecoder:
 
         jpeg_pos = [k for k, j in enumerate(batch.is_jpeg) if j]
         decoded: list[torch.Tensor | str | None] = [None] * len(batch.payloads)
-        for k, img in zip(jpeg_pos, decode_jpegs([batch.payloads[k] for k in jpeg_pos], self.device), strict=True):
+        jpegs = decode_jpegs([batch.jpeg_bytes(k) for k in jpeg_pos], self.device)
+        for k, img in zip(jpeg_pos, jpegs, strict=True):
             decoded[k] = img
         for k, payload in enumerate(batch.payloads):
-            if decoded[k] is None:
+            if payload is not None:
                 decoded[k] = payload.to(self.device, non_blocking=True)
         failed = list(batch.failed)
         # Resize images of one size together: one kernel per size instead of one per image (ImageNet's
