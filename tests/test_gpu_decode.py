@@ -117,3 +117,44 @@ def test_pass_with_the_device_decoder_gives_the_same_predictions(tmp_path: Path)
     assert np.array_equal(ref.indices, dev.indices) and np.array_equal(ref.sizes, dev.sizes)
     assert np.array_equal(ref.logits.argmax(1), dev.logits.argmax(1))
     assert np.allclose(ref.logits, dev.logits, atol=0.1)
+
+
+def test_cuda_prefetch_yields_every_batch_once_in_order_after_waiting(monkeypatch) -> None:
+    """The side-stream prefetcher (CUDA faked) prepares one batch ahead and syncs before each hand-over."""
+    from contextlib import nullcontext
+
+    from confusion_report import gpu_decode
+
+    log: list[str] = []
+
+    class FakeStream:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def wait_stream(self, other) -> None:
+            log.append(f"wait {other.name}")
+
+    monkeypatch.setattr(gpu_decode.torch.cuda, "Stream", lambda device=None: FakeStream("side"))
+    monkeypatch.setattr(gpu_decode.torch.cuda, "current_stream", lambda device=None: FakeStream("main"))
+    monkeypatch.setattr(gpu_decode.torch.cuda, "stream", lambda s: nullcontext())
+
+    def prepare(b: int) -> int:
+        log.append(f"prepare {b}")
+        return b * 10
+
+    out = []
+    for item in gpu_decode.device_batches(iter([1, 2, 3]), prepare, torch.device("cuda")):
+        log.append(f"use {item}")
+        out.append(item)
+    assert out == [10, 20, 30]
+    assert log == [
+        "prepare 1",
+        "wait side",
+        "prepare 2",
+        "use 10",
+        "wait side",
+        "prepare 3",
+        "use 20",
+        "wait side",
+        "use 30",
+    ]
