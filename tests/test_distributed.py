@@ -64,7 +64,7 @@ def test_torchrun_two_ranks_match_one_process(colour_folder: Path, tmp_path: Pat
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     cmd += ["-m", "confusion_report", "build", *args, "--out", str(tmp_path / "dist.html")]
-    cmd += ["--json", str(tmp_path / "dist.json")]
+    cmd += ["--json", str(tmp_path / "dist.json"), "--cache", str(tmp_path / "cache")]
     done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     dist = json.loads((tmp_path / "dist.json").read_text(encoding="utf-8"))
@@ -83,5 +83,18 @@ def test_torchrun_two_ranks_match_one_process(colour_folder: Path, tmp_path: Pat
         assert dist[key] == single[key], key
     assert dist["dataset"]["skipped"] == single["dataset"]["skipped"] != []
     assert dist["dataset"]["n_images"] == single["dataset"]["n_images"] == 41
+    # Rank 0 stored the merged arrays; a single-process rebuild reuses them and agrees.
+    reused = build(
+        model,
+        colour_folder,
+        arch=f"{BUILDERS}:ColourNet",
+        preset="none",
+        workers=0,
+        progress=False,
+        out=tmp_path / "reused.html",
+        cache_dir=tmp_path / "cache",
+    )
+    assert reused.run.pass_cache == "reused"
+    assert reused.to_dict(include_media=False)["pairs"] == single["pairs"]
     # Only rank 0 writes and reports: one summary line among both ranks' output.
     assert done.stdout.count("wrote ") == 1, done.stdout
