@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
+from . import __version__, distributed
 from .analyses.attention import pair_attention_inputs
 from .analyses.clusters import find_clusters
 from .analyses.confusion import compute_confusion
@@ -28,13 +28,15 @@ from .analyses.predictions import Predictions
 from .analyses.projection import METHODS as PROJECTIONS
 from .analyses.projection import start_umap_warmup
 from .analyses.separation import separability_inputs
+from .cache import PassCache, pass_key
 from .collectors.image_stats import ImageStatsCollector
 from .config import BuildConfig
 from .data import DatasetIndex, ImageRecord, discover, load_rgb, read_class_names
 from .diagnostics import run_diagnostics
-from .engine import EmbeddingCollector, probe_model, resolve_device, run_pass
+from .engine import EmbeddingCollector, autocast_for, probe_model, resolve_device, run_pass
 from .errors import DataError, ReportError
 from .feature_space import run_feature_space
+from .gpu_decode import DeviceDecoder
 from .loading import LoadedModel, find_final_linear, get_submodule, load_model, wrap_module
 from .predictions_csv import predictions_csv
 from .preprocess import build_transform, resolve_preprocessing
@@ -97,12 +99,13 @@ def build(
     *,
     config: BuildConfig | None = None,
     **options: Any,
-) -> ReportData:
+) -> ReportData | None:
     """Run the whole build and write what ``config`` asks for (report, JSON, predictions CSV).
 
     ``model`` is a live ``nn.Module`` or a model file; ``data`` an ImageFolder-layout folder, a CSV
     manifest, or a torchvision-style dataset with ``samples`` and ``classes``. Options are those of
-    :class:`~confusion_report.config.BuildConfig`, by keyword. Returns the :class:`ReportData`.
+    :class:`~confusion_report.config.BuildConfig`, by keyword. Returns the :class:`ReportData`; under
+    ``torchrun`` only rank 0 does, the other ranks run their shard of the pass and return None.
     """
     cfg = dataclasses.replace(config or BuildConfig(), **options)
     started = time.perf_counter()
@@ -149,7 +152,6 @@ def build(
         # Feature space (issue 5): UMAP's numba JIT compiles in a background thread during the pass.
         start_umap_warmup(len(index.records))
     device = resolve_device(cfg.device)
-    _log(cfg, f"pass: {len(index.records)} images on {device} (batch {batch_size}, {cfg.workers} workers)")
     collectors = []
     if probe.embedding_dim and embedding_layer:
         collectors.append(
@@ -161,18 +163,55 @@ def build(
     warnings.extend(why_plan.notes)
     name_to_idx = {n: k for k, n in enumerate(names)}
     all_labels = np.array([name_to_idx[r.label] for r in index.records], dtype=np.int64)
-    arrays = run_pass(
-        loaded,
-        [r.path for r in index.records],
-        transform,
-        num_outputs=probe.num_outputs,
-        device=device,
-        labels=all_labels,
-        batch_size=batch_size,
-        workers=cfg.workers,
-        collectors=collectors,
-        progress=cfg.progress,
-    )
+
+    # --- scale: reuse cached arrays (--cache), shard across torchrun ranks, decode JPEGs on the GPU ---
+    with distributed.session(device) as shard:
+        device = shard.device
+        if not shard.is_main:
+            cfg = dataclasses.replace(cfg, progress=False)  # one rank speaks and writes
+        decoder = DeviceDecoder(prep, device) if device.type == "cuda" and cfg.gpu_decode else None
+        cache = PassCache(cfg.cache_dir) if cfg.cache_dir is not None else None
+        cache_key = arrays = None
+        if cache is not None and shard.is_main:
+            cache_key = pass_key(
+                model=model if isinstance(model, (str, Path)) else loaded.module,
+                model_options={"arch": cfg.arch, "arch_kwargs": cfg.arch_kwargs},
+                files=[(r.path, r.rel, r.label) for r in index.records],
+                output_names=names,
+                preprocessing=prep,
+                embedding_layer=f"{embedding_layer}:{'output' if cfg.embedding_layer else 'input'}",
+                collectors=collectors,
+                device_type=device.type,
+                decode="device" if decoder is not None else "cpu",
+            )
+            arrays = cache.load(cache_key)
+            _log(cfg, f"cache: {'reusing' if arrays is not None else 'no entry for'} {cache.path_for(cache_key)}")
+        cache_hit = shard.broadcast(arrays is not None)
+        if not cache_hit:
+            where = f"{shard.world_size} ranks" if shard.world_size > 1 else str(device)
+            _log(cfg, f"pass: {len(index.records)} images on {where} (batch {batch_size}, {cfg.workers} workers)")
+            arrays = distributed.run_sharded(
+                lambda pos: run_pass(
+                    loaded,
+                    [index.records[i].path for i in pos],
+                    transform,
+                    num_outputs=probe.num_outputs,
+                    device=device,
+                    labels=all_labels[pos],
+                    batch_size=batch_size,
+                    workers=cfg.workers,
+                    collectors=collectors,
+                    progress=cfg.progress,
+                    decoder=decoder,
+                ),
+                len(index.records),
+                shard,
+            )
+            if cache is not None and arrays is not None:
+                _log(cfg, f"cache: stored {cache.save(cache_key, arrays)}")
+    if arrays is None:
+        return None  # a rank other than 0: rank 0 has the arrays and writes the report
+    # --- end scale ---
     decode_skips = [SkippedFile(index.records[i].rel, reason) for i, reason in arrays.skipped]
     for s in decode_skips:
         _log(cfg, f"warning: skipped {s.path}: {s.reason}")
@@ -295,13 +334,16 @@ def build(
         preprocessing=prep,
         run=RunInfo(
             device=str(device),
-            amp=None if device.type != "cuda" else "bf16",
+            amp=autocast_for(device)[1],
             batch_size=batch_size,
             workers=cfg.workers,
             seconds_pass=arrays.seconds,
             seconds_total=time.perf_counter() - started,
             images_per_second=len(records) / max(arrays.seconds, 1e-9),
             torch_version=torch.__version__,
+            pass_cache="reused" if cache_hit else ("stored" if cache is not None else None),
+            world_size=shard.world_size,
+            decode="device" if decoder is not None else "cpu",
         ),
         metrics=metrics,
         confusion=confusion,

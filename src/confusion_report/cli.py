@@ -179,6 +179,19 @@ def main() -> None:
     help="Perturbed samples per image for LIME and KernelSHAP.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar or messages.")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the pass's per-image arrays in DIR, keyed by model, data and preprocessing, so a rebuild with "
+    "other report options (--classes, --top-pairs, --title) skips the pass.",
+)
+@click.option(
+    "--gpu-decode/--no-gpu-decode",
+    default=True,
+    show_default=True,
+    help="On CUDA, decode JPEGs (nvJPEG) and preprocess on the GPU; other formats are decoded on the CPU.",
+)
 def build(
     model_path: Path,
     data: Path,
@@ -210,6 +223,8 @@ def build(
     occlusion_stride: int | None,
     explain_samples: int,
     quiet: bool,
+    cache_dir: Path | None,
+    gpu_decode: bool,
 ) -> None:
     """Run the model over labelled images once and write the report."""
     from .api import build as run_build
@@ -248,8 +263,12 @@ def build(
         occlusion_window=occlusion_window,
         occlusion_stride=occlusion_stride,
         explain_samples=explain_samples,
+        cache_dir=cache_dir,
+        gpu_decode=gpu_decode,
     )
     result = run_build(model_path, data, config=cfg)
+    if result is None:
+        return  # a torchrun rank other than 0: rank 0 writes and reports
     m = result.metrics
     click.echo(
         f"accuracy {m.accuracy:.2%} over {result.dataset.n_images} images; "

@@ -41,3 +41,5 @@ class BuildConfig:
     occlusion_window: int | None = None
     occlusion_stride: int | None = None
     explain_samples: int = 200
+    cache_dir: Path | None = None
+    gpu_decode: bool = True

@@ -12,6 +12,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .data import load_rgb
 from .errors import ReportError
+from .gpu_decode import DeviceDecoder, device_batches
 from .loading import LoadedModel, get_submodule
 
 
@@ -28,7 +30,9 @@ class ImageDataset(Dataset):
     """Decodes and transforms one image per item; a failed decode yields its reason instead of a tensor."""
 
     def __init__(self, paths: Sequence[Path], transform: Callable) -> None:
-        self.paths = list(paths)
+        # One numpy array of strings, not a list of Path objects: forked workers touching Python objects
+        # copy their pages (refcounts), which multiplies the list's memory by the number of workers.
+        self.paths = np.array([str(p) for p in paths])
         self.transform = transform
 
     def __len__(self) -> int:
@@ -36,7 +40,7 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, i: int):
         try:
-            img, conversion = load_rgb(self.paths[i])
+            img, conversion = load_rgb(Path(str(self.paths[i])))
             size = img.size
             tensor = self.transform(img)
         except ValueError as exc:
@@ -56,6 +60,12 @@ class Batch:
     conversions: list[str | None]
     failed: list[tuple[int, str]]
     mismatch: str | None = None
+
+    def pin_memory(self) -> Batch:
+        """Called by the DataLoader (``pin_memory=True``) so the copy to the GPU can be non-blocking."""
+        if self.images is not None:
+            self.images = self.images.pin_memory()
+        return self
 
 
 def collate(items) -> Batch:
@@ -162,7 +172,15 @@ class EmbeddingCollector(Collector):
             self.handle = None
 
     def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
-        return {} if self.array is None else {"embedding": self.array[keep]}
+        return {} if self.array is None else {"embedding": take_rows(self.array, keep)}
+
+
+def take_rows(array: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``array[keep]``, without the copy when ``keep`` is every row (no image failed): at 100k images the
+    per-image arrays are the build's memory, and a second copy of each would double it."""
+    if len(keep) == len(array) and (len(keep) == 0 or (keep[0] == 0 and keep[-1] == len(array) - 1)):
+        return array  # keep is sorted and unique, so first 0 and last n-1 with length n means all rows
+    return array[keep]
 
 
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, str | None]:
@@ -234,6 +252,12 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _to_device(batch: Batch, *, device: torch.device) -> Batch:
+    if batch.images is not None and device.type == "cuda":
+        batch.images = batch.images.to(device, non_blocking=True)
+    return batch
+
+
 def run_pass(
     model: LoadedModel,
     paths: Sequence[Path],
@@ -246,8 +270,13 @@ def run_pass(
     workers: int = 0,
     collectors: Sequence[Collector] = (),
     progress: bool = True,
+    decoder: DeviceDecoder | None = None,
 ) -> PassArrays:
-    """Run every image through the model once; return logits, sizes and what the collectors gathered."""
+    """Run every image through the model once; return logits, sizes and what the collectors gathered.
+
+    With a ``decoder`` (the build passes one on CUDA) the workers only read JPEG bytes and the device
+    decodes and preprocesses them (:mod:`~confusion_report.gpu_decode`); ``transform`` is then unused.
+    """
     import time
 
     from tqdm import tqdm
@@ -264,10 +293,10 @@ def run_pass(
     autocast, _ = autocast_for(device)
     grad_mode = torch.enable_grad if any(c.needs_grad for c in collectors) else torch.inference_mode
     loader = DataLoader(
-        ImageDataset(paths, transform),
+        decoder.dataset(paths) if decoder is not None else ImageDataset(paths, transform),
         batch_size=batch_size,
         num_workers=workers,
-        collate_fn=collate,
+        collate_fn=decoder.collate if decoder is not None else collate,
         pin_memory=device.type == "cuda",
         prefetch_factor=4 if workers > 0 else None,
     )
@@ -282,7 +311,7 @@ def run_pass(
         c.attach(module, n)
     try:
         with grad_mode():
-            for batch in loader:
+            for batch in device_batches(loader, decoder or partial(_to_device, device=device), device):
                 skipped.extend(batch.failed)
                 if batch.mismatch:
                     raise ReportError(
@@ -316,8 +345,8 @@ def run_pass(
         extras.update(c.result(keep))
     return PassArrays(
         indices=keep,
-        logits=logits[keep],
-        sizes=sizes[keep],
+        logits=take_rows(logits, keep),
+        sizes=take_rows(sizes, keep),
         extras=extras,
         conversions=dict(sorted(conversions.items())),
         skipped=tuple(sorted(skipped)),

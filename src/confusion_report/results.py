@@ -81,6 +81,9 @@ class RunInfo:
     seconds_total: float
     images_per_second: float
     torch_version: str
+    pass_cache: str | None = None
+    world_size: int = 1
+    decode: str = "cpu"
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,13 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
         return plan
     plan.target_layer = target
     plan.stages = find_stages(loaded.module, shapes, target)
-    plan.collectors.append(StageCollector({s: get_submodule(loaded.module, s) for s in plan.stages}))
+    stages = StageCollector({s: get_submodule(loaded.module, s) for s in plan.stages})
+    stages.cache_key = ",".join(plan.stages)  # --cache: cached arrays are only reused for the same layers
+    plan.collectors.append(stages)
     if cfg.cams:
-        plan.collectors.append(CamCollector(get_submodule(loaded.module, target)))
+        cams = CamCollector(get_submodule(loaded.module, target))
+        cams.cache_key = target
+        plan.collectors.append(cams)
     return plan
 
 

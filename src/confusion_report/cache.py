@@ -1,0 +1,162 @@
+"""``--cache DIR``: keep the pass's per-image arrays so re-rendering with other options skips the pass.
+
+The arrays are stored as one ``.npz`` per fingerprint. The fingerprint covers everything the arrays
+depend on: the model (a hash of the file's bytes, or of a live module's tensors), its architecture
+options, the data (every file's path, label, size and modification time), the preprocessing, the
+embedding layer, the collectors that ran, the device type and decoding path, and the tool version.
+Options that only shape the report (``--classes``, ``--top-pairs``, ``--title``, outputs) are not in
+it, so changing them reuses the arrays; touching any image or the model file invalidates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .engine import PassArrays
+
+CACHE_FORMAT = 1
+
+
+def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks so a large checkpoint never sits in memory twice."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def module_digest(module: Any) -> str:
+    """SHA-256 of a live module's class and its state_dict tensors (names, shapes, dtypes, values)."""
+    import torch
+
+    h = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def data_digest(files: Iterable[tuple[Path, str, str]]) -> str:
+    """SHA-256 over (path, relative path, label, size, mtime) of each file, in pass order."""
+    h = hashlib.sha256()
+    for path, rel, label in files:
+        st = os.stat(path)
+        h.update(f"{rel}\0{label}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def fingerprint(parts: Mapping[str, Any]) -> str:
+    """A stable hex key for a mapping of JSON-able parts (sorted keys, so order never matters)."""
+    blob = json.dumps({"format": CACHE_FORMAT, "tool": __version__, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+class PassCache:
+    """One cache folder; :meth:`load` and :meth:`save` the arrays of the pass with a given key."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def path_for(self, key: str) -> Path:
+        """Where the arrays of ``key`` live."""
+        return self.folder / f"pass-{key}.npz"
+
+    def load(self, key: str) -> PassArrays | None:
+        """The stored arrays, or None when absent or unreadable (a damaged entry is a miss, not an error)."""
+        path = self.path_for(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("key") != key:
+                    return None
+                extras = {name: z[f"extra_{name}"] for name in meta["extras"]}
+                return PassArrays(
+                    indices=z["indices"],
+                    logits=z["logits"],
+                    sizes=z["sizes"],
+                    extras=extras,
+                    conversions=dict(meta["conversions"]),
+                    skipped=tuple((int(i), str(r)) for i, r in meta["skipped"]),
+                    seconds=float(meta["seconds"]),
+                )
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def save(self, key: str, arrays: PassArrays) -> Path:
+        """Write atomically (temporary file + rename), so concurrent or interrupted runs never half-write."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "key": key,
+            "extras": sorted(arrays.extras),
+            "conversions": arrays.conversions,
+            "skipped": [list(s) for s in arrays.skipped],
+            "seconds": arrays.seconds,
+        }
+        payload = {f"extra_{k}": v for k, v in arrays.extras.items()}
+        fd, tmp = tempfile.mkstemp(prefix=".pass-", suffix=".npz.tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh,
+                    indices=arrays.indices,
+                    logits=arrays.logits,
+                    sizes=arrays.sizes,
+                    meta=np.array(json.dumps(meta)),
+                    **payload,
+                )
+            os.replace(tmp, self.path_for(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self.path_for(key)
+
+
+def pass_key(
+    *,
+    model: Any,
+    model_options: Mapping[str, Any],
+    files: Sequence[tuple[Path, str, str]],
+    output_names: Sequence[str],
+    preprocessing: Any,
+    embedding_layer: str | None,
+    collectors: Sequence[Any],
+    device_type: str,
+    decode: str,
+) -> str:
+    """The fingerprint of one pass (see the module docstring for what it covers and what it leaves out)."""
+    if isinstance(model, (str, Path)):
+        model_id = "file:" + file_digest(Path(model))
+    else:
+        model_id = "module:" + module_digest(model)
+    prep = preprocessing
+    return fingerprint(
+        {
+            "model": model_id,
+            "model_options": dict(model_options),
+            "data": data_digest(files),
+            "n": len(files),
+            "outputs": list(output_names),
+            "preprocessing": [prep.resize, prep.crop, prep.mean, prep.std],
+            "embedding_layer": embedding_layer,
+            # A collector whose arrays depend on options names them in ``cache_key``.
+            "collectors": [
+                [type(c).__name__, getattr(c, "name", ""), str(getattr(c, "cache_key", ""))] for c in collectors
+            ],
+            "device": device_type,
+            "decode": decode,
+        }
+    )
