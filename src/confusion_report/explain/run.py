@@ -66,11 +66,16 @@ def _display(t: torch.Tensor, prep: PreprocessInfo) -> np.ndarray:
     return x.clamp(0, 1).permute(1, 2, 0).numpy()
 
 
+# Overlays explain every error of a gallery and, for comparison, its first typical images of each class
+# (the gallery itself shows more): the explain pass costs a forward per occlusion window of this batch.
+TYPICAL_EXPLAINED = 2
+
+
 def _gallery_images(g: Gallery) -> list[tuple[str, str]]:
     return (
         [(i.path, "error") for i in g.errors]
-        + [(i.path, "typical_true") for i in g.typical_true]
-        + [(i.path, "typical_pred") for i in g.typical_pred]
+        + [(i.path, "typical_true") for i in g.typical_true[:TYPICAL_EXPLAINED]]
+        + [(i.path, "typical_pred") for i in g.typical_pred[:TYPICAL_EXPLAINED]]
     )
 
 
