@@ -7,9 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-WORKING_MEMORY_MB = 128
-
-
 @dataclass(frozen=True, eq=False)
 class KnnGraph:
     """For each image its ``k`` nearest other images (``index``) and their cosine similarities, best first."""
@@ -28,7 +25,6 @@ def knn_graph(unit: np.ndarray, *, k: int) -> KnnGraph:
     scikit-learn's brute-force search works through the distance matrix in memory-bounded chunks, so
     50k images never hold an N x N array.
     """
-    import sklearn
     from sklearn.neighbors import NearestNeighbors
 
     n = len(unit)
@@ -36,10 +32,7 @@ def knn_graph(unit: np.ndarray, *, k: int) -> KnnGraph:
     if k == 0:
         return KnnGraph(np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=np.float32))
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="euclidean").fit(unit)
-    # scikit-learn sizes its distance chunks by working_memory (1 GB by default): a smaller budget keeps
-    # the build's peak memory down at 100k images for the same result.
-    with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-        dist, idx = nn.kneighbors(unit)
+    dist, idx = nn.kneighbors(unit)
     # Drop the image itself; with exact copies it need not come first, so remove it by value.
     is_self = idx == np.arange(n)[:, None]
     drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
