@@ -21,6 +21,11 @@ T = TypeVar("T")
 _FLOAT_DIGITS = 6
 
 
+def round_json_float(value: float) -> float:
+    """A float as the results JSON stores it (six significant digits)."""
+    return float(f"{value:.{_FLOAT_DIGITS}g}")
+
+
 def to_jsonable(value: Any) -> Any:
     """Convert dataclasses, tuples, dicts and floats into plain JSON values (NaN becomes null).
 
@@ -42,9 +47,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
         return value
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return float(f"{value:.{_FLOAT_DIGITS}g}")
+        return round_json_float(value) if math.isfinite(value) else None
     # numpy scalars and similar: anything with item() becomes its Python value.
     if hasattr(value, "item"):
         return to_jsonable(value.item())

@@ -25,13 +25,8 @@ def normalise_maps(cams: np.ndarray) -> np.ndarray:
 
 def grid_shares(dist: np.ndarray) -> dict[str, float]:
     """Share of a distribution map in each cell of a 3x3 grid (cells split exactly by area)."""
-    fine = np.repeat(np.repeat(dist, 3, axis=0), 3, axis=1)  # h x w -> 3h x 3w: thirds fall on cell edges
-    h, w = dist.shape
-    shares = {}
-    for k, name in enumerate(GRID_NAMES):
-        r, c = divmod(k, 3)
-        shares[name] = float(fine[r * h : (r + 1) * h, c * w : (c + 1) * w].sum() / 9.0)
-    return shares
+    cells, _ = _cell_and_border_shares(dist[None])
+    return {name: float(share) for name, share in zip(GRID_NAMES, cells[0], strict=True)}
 
 
 def attention_stats(dist: np.ndarray, *, n: int) -> AttentionStats:
@@ -39,15 +34,12 @@ def attention_stats(dist: np.ndarray, *, n: int) -> AttentionStats:
     h, w = dist.shape
     p = dist[dist > 0]
     entropy = float(-(p * np.log(p)).sum() / np.log(h * w)) if h * w > 1 else 0.0
-    ring = np.ones((h, w), dtype=bool)
-    if h > 2 and w > 2:
-        ring[1:-1, 1:-1] = False
     grid = grid_shares(dist)
     return AttentionStats(
         n=n,
         entropy=entropy,
-        border_share=float(dist[ring].sum()),
-        border_area=float(ring.mean()),
+        border_share=float(dist[_ring(h, w)].sum()),
+        border_area=float(_ring(h, w).mean()),
         grid=grid,
         peak=max(grid, key=grid.__getitem__),
     )
@@ -102,17 +94,23 @@ def compute_attention(
     )
 
 
-def _cell_and_border_shares(dists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per map: its 3x3 grid shares (n x 9, order GRID_NAMES) and the share on the outer ring."""
-    if len(dists) == 0:
-        return np.zeros((0, 9)), np.zeros(0)
-    n, h, w = dists.shape
-    fine = np.repeat(np.repeat(dists, 3, axis=1), 3, axis=2) / 9.0  # thirds fall on cell edges
-    cells = fine.reshape(n, 3, h, 3, w).sum(axis=(2, 4)).reshape(n, 9)
+def _ring(h: int, w: int) -> np.ndarray:
+    """The outer ring of an h x w map (the whole map when it is too small to have an inside)."""
     ring = np.ones((h, w), dtype=bool)
     if h > 2 and w > 2:
         ring[1:-1, 1:-1] = False
-    return cells, dists[:, ring].sum(axis=1)
+    return ring
+
+
+def _cell_and_border_shares(dists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per map: its 3x3 grid shares (n x 9, order GRID_NAMES, cells split exactly by area) and the share
+    on the outer ring."""
+    if len(dists) == 0:
+        return np.zeros((0, 9)), np.zeros(0)
+    n, h, w = dists.shape
+    fine = np.repeat(np.repeat(dists, 3, axis=1), 3, axis=2) / 9.0  # h x w -> 3h x 3w: thirds fall on cell edges
+    cells = fine.reshape(n, 3, h, 3, w).sum(axis=(2, 4)).reshape(n, 9)
+    return cells, dists[:, _ring(h, w)].sum(axis=1)
 
 
 def pair_attention_inputs(p: Predictions, cams: np.ndarray, pairs: tuple[Pair, ...], *, top_pairs: int):

@@ -172,7 +172,9 @@ def _fit_2d(x: np.ndarray, method: str, seed: int) -> np.ndarray:
 
 def _six_digits(values: np.ndarray) -> np.ndarray:
     """Round as the results JSON does (6 significant digits), so a re-rendered chart is identical."""
-    return np.array([float(f"{v:.6g}") for v in np.asarray(values, dtype=np.float64)])
+    from ..serde import round_json_float
+
+    return np.array([round_json_float(float(v)) for v in np.asarray(values, dtype=np.float64)])
 
 
 def project(
