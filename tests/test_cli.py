@@ -26,6 +26,12 @@ def weights(tmp_path: Path) -> Path:
     return path
 
 
+def _build(model: object, data: object, out: object, *options: str) -> tuple[int, str]:
+    """`confusion-report build` with the options every test shares (tiny images, no workers, quiet)."""
+    args = ["--model", str(model), "--data", str(data), "--preset", "none", "--workers", "0", "--out", str(out)]
+    return _run("build", *args, "--quiet", *options)
+
+
 def _run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.output
@@ -40,27 +46,18 @@ def test_build_writes_report_json_and_predictions(tmp_path: Path, weights: Path,
     out, js, preds = tmp_path / "r.html", tmp_path / "r.json", tmp_path / "p.csv"
     (colour_folder / "green" / "readme.txt").write_text("not an image")
     (colour_folder / "blue" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    code, output = _run(
-        "build",
-        "--model",
+    code, output = _build(
         str(weights),
+        str(colour_folder),
+        str(out),
         "--arch",
         f"{BUILDERS}:ColourNet",
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(out),
         "--json",
         str(js),
         "--predictions",
         str(preds),
         "--title",
         "Colours",
-        "--quiet",
     )
     assert code == 0, output
     assert "accuracy" in output and "2 skipped" in output
@@ -83,23 +80,14 @@ def test_class_count_mismatch_is_a_one_line_error(tmp_path: Path, colour_folder:
     """A 5-output model on 3 class folders fails with a message that names --class-names."""
     path = tmp_path / "five.pt"
     torch.save(ColourNet(num_classes=5).state_dict(), path)
-    code, output = _run(
-        "build",
-        "--model",
+    code, output = _build(
         str(path),
+        str(colour_folder),
+        str(tmp_path / "r.html"),
         "--arch",
         "builders:ColourNet",
         "--arch-kwargs",
         '{"num_classes": 5}',
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(tmp_path / "r.html"),
-        "--quiet",
     )
     assert code == 2
     assert output.strip().count("\n") == 0
@@ -113,27 +101,18 @@ def test_class_names_file_maps_outputs_to_folders(tmp_path: Path, colour_folder:
     names = tmp_path / "names.txt"
     names.write_text("blue\ngreen\nred\nextra1\nextra2\n")
     js = tmp_path / "r.json"
-    code, output = _run(
-        "build",
-        "--model",
+    code, output = _build(
         str(path),
+        str(colour_folder),
+        str(tmp_path / "r.html"),
         "--arch",
         "builders:ColourNet",
         "--arch-kwargs",
         '{"num_classes": 5}',
         "--class-names",
         str(names),
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(tmp_path / "r.html"),
         "--json",
         str(js),
-        "--quiet",
     )
     assert code == 0, output
     data = json.loads(js.read_text())
@@ -145,23 +124,10 @@ def test_unsafe_pickle_is_refused_on_the_command_line(tmp_path: Path, colour_fol
     """A pickled module needs --trust-pickle; the error says that unpickling runs code."""
     path = tmp_path / "whole.pt"
     torch.save(ColourNet(), path)
-    args = [
-        "build",
-        "--model",
-        str(path),
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(tmp_path / "r.html"),
-        "--quiet",
-    ]
-    code, output = _run(*args)
+    args = [str(path), str(colour_folder), str(tmp_path / "r.html")]
+    code, output = _build(*args)
     assert code == 2 and "runs code" in output and "--trust-pickle" in output
-    code, output = _run(*args, "--trust-pickle")
+    code, output = _build(*args, "--trust-pickle")
     assert code == 0, output
 
 
@@ -172,22 +138,7 @@ def test_mixed_image_sizes_without_resize_is_a_clear_error(tmp_path: Path, weigh
     from builders import colour_image
 
     colour_image((1, 0, 0), size=24).save(data / "red" / "big.png")
-    code, output = _run(
-        "build",
-        "--model",
-        str(weights),
-        "--arch",
-        "builders:ColourNet",
-        "--data",
-        str(data),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(tmp_path / "r.html"),
-        "--quiet",
-    )
+    code, output = _build(str(weights), str(data), str(tmp_path / "r.html"), "--arch", "builders:ColourNet")
     assert code == 2 and "different sizes" in output and "--resize" in output
 
 
@@ -200,24 +151,7 @@ def test_help_shows_examples() -> None:
 def test_render_rebuilds_the_report_from_saved_results(tmp_path: Path, weights: Path, colour_folder: Path) -> None:
     """`render results.json` gives the same HTML as the build (no model needed)."""
     out, js = tmp_path / "r.html", tmp_path / "r.json"
-    code, _ = _run(
-        "build",
-        "--model",
-        str(weights),
-        "--arch",
-        "builders:ColourNet",
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(out),
-        "--json",
-        str(js),
-        "--quiet",
-    )
+    code, _ = _build(str(weights), str(colour_folder), str(out), "--arch", "builders:ColourNet", "--json", str(js))
     assert code == 0
     again = tmp_path / "again.html"
     code, output = _run("render", str(js), "--out", str(again))
@@ -245,22 +179,7 @@ def test_torchscript_model_builds_a_report_that_says_what_is_missing(tmp_path: P
     path = tmp_path / "m.ts"
     torch.jit.save(torch.jit.trace(ColourNet().eval(), torch.zeros(2, 3, 16, 16)), str(path))
     out, js = tmp_path / "r.html", tmp_path / "r.json"
-    code, output = _run(
-        "build",
-        "--model",
-        str(path),
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(out),
-        "--json",
-        str(js),
-        "--quiet",
-    )
+    code, output = _build(str(path), str(colour_folder), str(out), "--json", str(js))
     assert code == 0, output
     data = json.loads(js.read_text())
     assert data["model"]["format"] == "torchscript" and data["model"]["embedding_layer"] is None
@@ -275,22 +194,7 @@ def test_exported_model_with_a_static_batch_runs_one_image_at_a_time(tmp_path: P
     path = tmp_path / "static.pt2"
     torch.export.save(program, str(path))
     js = tmp_path / "r.json"
-    code, output = _run(
-        "build",
-        "--model",
-        str(path),
-        "--data",
-        str(colour_folder),
-        "--preset",
-        "none",
-        "--workers",
-        "0",
-        "--out",
-        str(tmp_path / "r.html"),
-        "--json",
-        str(js),
-        "--quiet",
-    )
+    code, output = _build(str(path), str(colour_folder), str(tmp_path / "r.html"), "--json", str(js))
     assert code == 0, output
     data = json.loads(js.read_text())
     assert data["run"]["batch_size"] == 1 and data["model"]["embedding_layer"] == "fc (input)"
