@@ -32,9 +32,10 @@ def run_case(root: Path, weights: Path, arch: Path, cache: Path) -> tuple[Predic
     """Pass arrays for one data folder, cached."""
     import torch
 
+    from confusion_report.collectors.embedding import EmbeddingCollector
     from confusion_report.collectors.image_stats import ImageStatsCollector
     from confusion_report.data import discover
-    from confusion_report.engine import EmbeddingCollector, run_pass
+    from confusion_report.engine import run_pass
     from confusion_report.loading import find_final_linear, get_submodule, load_model
     from confusion_report.preprocess import build_transform, resolve_preprocessing
 
@@ -120,7 +121,7 @@ def gradcam_cells(weights: Path, arch: Path, root: Path, paths: list[str], targe
 
 def attention_inputs(p: Predictions, pairs, weights: Path, arch: Path, root: Path, top: int = 5):
     """PairAttentionInput for the top pairs: errors true->pred vs correct images of both classes."""
-    from confusion_report.evidence import PairAttentionInput
+    from confusion_report.findings.inputs import PairAttentionInput
 
     preds = p.preds
     out = []

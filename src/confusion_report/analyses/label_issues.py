@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evidence import LabelIssues, LabelSuspect, NoiseExcess
+from ..results import LabelIssues, LabelSuspect, NoiseExcess
 from .neighbour_labels import neighbour_index, neighbour_label_distribution
-from .predictions import Predictions
+from .predictions import Predictions, softmax
 
 K_NEIGHBOURS = 10
 EXCESS_THRESHOLD = 0.05
@@ -81,10 +81,7 @@ def rank_suspects(
     Returns the ranked indices, the score per image (lower = more suspicious), the neighbour view,
     the suggested class per image, the significant excess pairs and the fitted temperature.
     """
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    probs = np.exp(z)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = softmax(logits)
     n, c = probs.shape
     rows = np.arange(n)
     flagged, _ = confident_learning(probs, labels)
@@ -150,10 +147,7 @@ def noise_excess(
     from scipy.stats import poisson
 
     t, bias = fit_calibration(logits, labels)
-    z = np.asarray(logits, dtype=np.float64) / t + bias[None, :]
-    z -= z.max(axis=1, keepdims=True)
-    probs = np.exp(z)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = softmax(np.asarray(logits, dtype=np.float32) / t + bias[None, :].astype(np.float32))
     n, c = probs.shape
     low = probs <= threshold
     # For each image and candidate given class a: the most probable other class b.

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ..display import LIMITS
 from ..results import ReportData
 from .charts import charts_for, vega_bundle
 from .heatmap import heatmap_svg
@@ -99,6 +100,7 @@ def render_html(data: ReportData) -> str:
     context = {
         "r": data,
         "media": data.media,
+        "limits": LIMITS,
         "heatmap": heatmap_svg(
             data.confusion, data.pairs, off_diagonal=False, title="Confusion matrix, row-normalised (rows: true class)"
         ),
