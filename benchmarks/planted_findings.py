@@ -157,8 +157,9 @@ def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path, attent
         sizes=sizes,
         attention=attention,
         graph=features.graph,
+        feature_space=features.feature_space,
         duplicates=features.duplicates,
-    )
+    ), features
 
 
 def show(name: str, diag) -> None:
@@ -197,14 +198,16 @@ def main() -> None:
         "patch": (sd / "planted-dev" / "patch", sd / "resnet20_patch_airplane_state_dict.pt"),
     }
     results = {}
+    spaces = {}
     for name, (root, w) in cases.items():
         p, extras, sizes = run_case(root, w, arch, args.cache / f"{name}.npz")
         attention = ()
         if name in ("clean", "patch"):
             attention = attention_inputs(p, rank_pairs(p), w, arch, root)
-        diag = diagnose(p, extras, sizes, root, attention)
+        diag, features = diagnose(p, extras, sizes, root, attention)
         show(name, diag)
         results[name] = (p, diag)
+        spaces[name] = features
     p, diag = results["noise"]
     print("\nlabel noise:", json.dumps(label_noise_figures(p, truth["noise"]["files"]), indent=1))
     li = next((f for f in diag.findings if f.kind == "label_issues"), None)
@@ -238,9 +241,10 @@ def main() -> None:
         f = next((f for f in results[name][1].findings if f.kind == "label_issues"), None)
         print(f"{name} label_issues:", None if f is None else f.title)
     for name, (_, d) in results.items():
+        fs = spaces[name]
         print(
-            f"{name} ece {d.calibration.ece:.3f}; duplicates {len(d.duplicates)} groups; overlaps",
-            [(o.true, o.pred, round(o.neighbour_mixing, 3), round(o.silhouette, 3)) for o in d.overlaps[:3]],
+            f"{name} ece {d.calibration.ece:.3f}; duplicates {fs.duplicates.n_groups} groups; overlaps",
+            [(o.a, o.b, round(o.mixing_ratio, 3), round(o.silhouette, 3)) for o in fs.feature_space.pairs[:3]],
         )
 
 
