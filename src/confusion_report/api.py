@@ -38,6 +38,8 @@ from .errors import DataError, ReportError
 from .feature_space import run_feature_space
 from .gpu_decode import DeviceDecoder
 from .loading import LoadedModel, find_final_linear, get_submodule, load_model, wrap_module
+from .output_paths import check_output_paths
+from .pass_faults import count_non_finite, pass_notes
 from .predictions_csv import predictions_csv
 from .preprocess import build_transform, resolve_preprocessing
 from .render.html import write_atomic, write_report
@@ -113,6 +115,7 @@ def build(
         raise ReportError("--top-pairs must be 0 or more")
     if cfg.projection not in PROJECTIONS:
         raise ReportError(f"--projection must be one of {', '.join(PROJECTIONS)}")
+    check_output_paths(cfg)  # issue 17: an unwritable output fails now, not after the pass
 
     # 1. data
     index = discover(Path(data), only_classes=None) if isinstance(data, (str, Path)) else _index_from_dataset(data)
@@ -170,7 +173,7 @@ def build(
         if not shard.is_main:
             cfg = dataclasses.replace(cfg, progress=False)  # one rank speaks and writes
         decoder = DeviceDecoder(prep, device) if device.type == "cuda" and cfg.gpu_decode else None
-        cache = PassCache(cfg.cache_dir) if cfg.cache_dir is not None else None
+        cache = PassCache(cfg.cache_dir, log=lambda m: _log(cfg, m)) if cfg.cache_dir is not None else None
         cache_key = arrays = None
         if cache is not None and shard.is_main:
             cache_key = pass_key(
@@ -203,12 +206,18 @@ def build(
                     collectors=collectors,
                     progress=cfg.progress,
                     decoder=decoder,
+                    # issue 17: checkpoints under --cache let a killed run resume (single process only)
+                    checkpoint=(
+                        cache.checkpoint(cache_key, every=cfg.checkpoint_every)
+                        if cache is not None and shard.world_size == 1
+                        else None
+                    ),
                 ),
                 len(index.records),
                 shard,
             )
             if cache is not None and arrays is not None:
-                _log(cfg, f"cache: stored {cache.save(cache_key, arrays)}")
+                cache.save(cache_key, arrays)  # issue 17: logs "cache: stored ..." itself, a warning if it fails
     if arrays is None:
         return None  # a rank other than 0: rank 0 has the arrays and writes the report
     # --- end scale ---
@@ -218,6 +227,7 @@ def build(
     if len(arrays.indices) == 0:
         raise DataError("no image could be decoded; see the skipped files above")
     skipped = tuple(index.skipped) + tuple(decode_skips)
+    warnings.extend(pass_notes(arrays))  # issue 17: resumed pass, batch halved, non-finite outputs
     records = [index.records[i] for i in arrays.indices]
     preds_in = Predictions(
         names=names,
@@ -330,6 +340,7 @@ def build(
             skipped=skipped,
             empty_classes=index.empty_classes,
             conversions=arrays.conversions,
+            non_finite=count_non_finite(skipped),  # issue 17
         ),
         preprocessing=prep,
         run=RunInfo(
@@ -339,9 +350,12 @@ def build(
             workers=cfg.workers,
             seconds_pass=arrays.seconds,
             seconds_total=time.perf_counter() - started,
-            images_per_second=len(records) / max(arrays.seconds, 1e-9),
+            # issue 17: a resumed pass's time covers only the images this run sent through the model
+            images_per_second=max(len(records) - arrays.resumed, 0) / max(arrays.seconds, 1e-9),
             torch_version=torch.__version__,
-            pass_cache="reused" if cache_hit else ("stored" if cache is not None else None),
+            pass_cache=(  # issue 17: "resumed" when a checkpoint supplied part of the pass
+                "reused" if cache_hit else ("resumed" if arrays.resumed else "stored") if cache is not None else None
+            ),
             world_size=shard.world_size,
             decode="device" if decoder is not None else "cpu",
         ),
