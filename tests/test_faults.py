@@ -27,6 +27,7 @@ from confusion_report.pass_faults import EARLY_NON_FINITE, HalvingRunner, check_
 from fault_models import OutOfMemoryNet, RaisingNet
 
 FAULT_MODELS = Path(__file__).with_name("fault_models.py")
+BUILDERS = Path(__file__).with_name("builders.py")
 FAST = ("--preset", "none", "--workers", "0", "--projection", "pca", "--explain", "none")
 
 
@@ -216,6 +217,22 @@ def test_out_of_memory_halves_the_batch_and_says_so(colour_net: ColourNet, colou
     assert "ran out of memory at batch size 8" in (tmp_path / "b.html").read_text(encoding="utf-8")
 
 
+def test_out_of_memory_after_the_pass_is_one_line(
+    tmp_path: Path, weights: Path, colour_folder: Path, monkeypatch
+) -> None:
+    """Out of memory in a stage after the pass (the explanations): exit 2 and one line that says what to change."""
+
+    def explain_out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB\nmore details")
+
+    monkeypatch.setattr(api, "analyse_why", explain_out_of_memory)
+    code, output = _build(weights, colour_folder, tmp_path / "r.html", "--arch", f"{BUILDERS}:ColourNet", "--quiet")
+    assert code == 2
+    line = _one_error_line(output)
+    assert "ran out of memory (CUDA out of memory. Tried to allocate 12.00 GiB)" in line and "--batch-size" in line
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_out_of_memory_with_one_image_gives_up_in_one_line() -> None:
     """When a single image does not fit, the pass stops with a line naming the batch, not a traceback."""
     said: list[str] = []
@@ -304,7 +321,7 @@ def test_a_truncated_pt2_is_one_line_and_torchs_own_log_only_with_verbose(tmp_pa
 def test_a_truncated_state_dict_says_damaged_not_pickle(tmp_path: Path, weights: Path, colour_folder: Path) -> None:
     """Half a torch.save file is called truncated, not refused as an unsafe pickle."""
     _truncate(weights)
-    code, output = _build(weights, colour_folder, tmp_path / "r.html", "--arch", f"{FAULT_MODELS}:RaisingNet")
+    code, output = _build(weights, colour_folder, tmp_path / "r.html", "--arch", f"{BUILDERS}:ColourNet")
     assert code == 2
     line = _one_error_line(output)
     assert "is the file complete?" in line and "--trust-pickle" not in line

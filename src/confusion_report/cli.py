@@ -62,10 +62,25 @@ class _ReportErrors(click.Group):
                 _print_details(exc)
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            # The pass halves its batch on out-of-memory; a later stage (explanations) that still runs out
+            # gets one line that says what to change, not a traceback. Any other exception is a bug: re-raise.
+            if "out of memory" not in str(exc):
+                raise
+            if ctx.meta.get(_VERBOSE):
+                click.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip(), err=True)
+            first = str(exc).strip().splitlines()[0]
+            click.echo(
+                f"error: the device ran out of memory ({first}); try a smaller --batch-size or --explain none", err=True
+            )
+            ctx.exit(2)
         except KeyboardInterrupt:
             # Outputs are written atomically, so nothing half-written is left; a checkpoint may be.
-            hint = "; rerun the same command to resume the pass" if ctx.meta.get(_CACHE) else ""
-            click.echo(f"\ninterrupted: nothing was written{hint}", err=True)
+            if ctx.meta.get(_CACHE):
+                said = "no report was written; the pass so far is checkpointed in --cache: the same command resumes it"
+            else:
+                said = "nothing was written"
+            click.echo(f"\ninterrupted: {said}", err=True)
             ctx.exit(EXIT_INTERRUPTED)
 
 
