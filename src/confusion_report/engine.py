@@ -96,9 +96,9 @@ class PassArrays:
     """Per-image arrays from the pass, aligned with ``indices`` (positions in the record list).
 
     ``extras`` holds what the collectors gathered, by name (``"embedding"``, ...). ``notes`` are
-    sentences for the report about how the pass went (a batch halved after running out of memory,
-    images with non-finite outputs); ``resumed`` counts the images taken from a checkpoint of an
-    earlier, interrupted run (0 for a pass that ran whole).
+    sentences for the report about how the pass went (the batch halved after running out of memory);
+    ``resumed`` counts the images taken from a checkpoint of an earlier, interrupted run (0 for a
+    pass that ran whole). Images with non-finite outputs are in ``skipped``, with their reason.
     """
 
     indices: np.ndarray
