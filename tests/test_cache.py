@@ -12,7 +12,7 @@ import confusion_report.stages.run_pass as run_pass_module
 from builders import COLOURS, ColourNet, colour_image
 from confusion_report import build
 from confusion_report.cache import PassCache, module_digest
-from confusion_report.engine import PassArrays
+from confusion_report.pass_arrays import PassArrays
 
 BUILDERS = Path(__file__).with_name("builders.py")
 

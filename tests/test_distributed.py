@@ -16,7 +16,7 @@ import confusion_report
 from builders import ColourNet
 from confusion_report import build
 from confusion_report.distributed import Shard, merge
-from confusion_report.engine import PassArrays
+from confusion_report.pass_arrays import PassArrays
 
 BUILDERS = Path(__file__).with_name("builders.py")
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from .config import BuildConfig
 from .loading import LoadedModel
+from .output_paths import check_output_paths
 from .results import ReportData
 from .stages.analyse import analyse
 from .stages.assemble import assemble
@@ -42,6 +43,7 @@ def build(
     started = time.perf_counter()
     log = _logger(cfg)
     check_options(cfg)
+    check_output_paths(cfg)  # an unwritable output fails now, within seconds, not after the pass
 
     setup = load(model, data, cfg, log)  # 1. data index, model, preprocessing, probe, collectors
     done = pass_stage(setup, log)  # 2. the one pass (or its cached arrays), sharded under torchrun

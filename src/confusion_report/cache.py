@@ -13,17 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import __version__
-from .engine import PassArrays
+from .arrays_file import DamagedEntry, read_arrays, write_arrays
+from .checkpoint import PassCheckpoint
+from .pass_arrays import PassArrays
 
 CACHE_FORMAT = 1
+# Images between two checkpoints of a pass under --cache: a killed run loses at most this many.
+DEFAULT_CHECKPOINT_EVERY = 2000
 
 
 def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -64,65 +66,53 @@ def fingerprint(parts: Mapping[str, Any]) -> str:
 
 
 class PassCache:
-    """One cache folder; :meth:`load` and :meth:`save` the arrays of the pass with a given key."""
+    """One cache folder; :meth:`load` and :meth:`save` the arrays of the pass with a given key.
 
-    def __init__(self, folder: Path) -> None:
+    ``log`` receives the one-line warnings (a damaged entry, a failed write); by default they go to
+    stderr.
+    """
+
+    def __init__(self, folder: Path, *, log: Callable[[str], None] | None = None) -> None:
         self.folder = Path(folder)
+        self.log = log or _to_stderr
 
     def path_for(self, key: str) -> Path:
         """Where the arrays of ``key`` live."""
         return self.folder / f"pass-{key}.npz"
 
     def load(self, key: str) -> PassArrays | None:
-        """The stored arrays, or None when absent or unreadable (a damaged entry is a miss, not an error)."""
+        """The stored arrays, or None when absent or damaged: a damaged entry is a miss, with a warning."""
         path = self.path_for(key)
         if not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                if meta.get("key") != key:
-                    return None
-                extras = {name: z[f"extra_{name}"] for name in meta["extras"]}
-                return PassArrays(
-                    indices=z["indices"],
-                    logits=z["logits"],
-                    sizes=z["sizes"],
-                    extras=extras,
-                    conversions=dict(meta["conversions"]),
-                    skipped=tuple((int(i), str(r)) for i, r in meta["skipped"]),
-                    seconds=float(meta["seconds"]),
-                )
-        except (OSError, ValueError, KeyError):
+            return read_arrays(path, key=key)
+        except DamagedEntry as exc:
+            self.log(f"warning: cache entry {path} is damaged ({exc}); ignoring it, the pass runs again")
             return None
 
-    def save(self, key: str, arrays: PassArrays) -> Path:
-        """Write atomically (temporary file + rename), so concurrent or interrupted runs never half-write."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "key": key,
-            "extras": sorted(arrays.extras),
-            "conversions": arrays.conversions,
-            "skipped": [list(s) for s in arrays.skipped],
-            "seconds": arrays.seconds,
-        }
-        payload = {f"extra_{k}": v for k, v in arrays.extras.items()}
-        fd, tmp = tempfile.mkstemp(prefix=".pass-", suffix=".npz.tmp", dir=self.folder)
+    def save(self, key: str, arrays: PassArrays) -> Path | None:
+        """Store the finished pass (atomically) and drop its checkpoints; None, with a warning, if it fails.
+
+        The cache only saves time: a full disk must not cost the report that the pass just made.
+        """
+        path = self.path_for(key)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    indices=arrays.indices,
-                    logits=arrays.logits,
-                    sizes=arrays.sizes,
-                    meta=np.array(json.dumps(meta)),
-                    **payload,
-                )
-            os.replace(tmp, self.path_for(key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path_for(key)
+            write_arrays(path, arrays, key=key)
+        except OSError as exc:
+            self.log(f"warning: could not store the pass in {self.folder} ({exc.strerror or exc}); continuing")
+            return None
+        self.checkpoint(key).clear()
+        self.log(f"cache: stored {path}")
+        return path
+
+    def checkpoint(self, key: str, *, every: int = DEFAULT_CHECKPOINT_EVERY) -> PassCheckpoint:
+        """The checkpoints of the (unfinished) pass with ``key``, written every ``every`` images."""
+        return PassCheckpoint(self.folder / f"partial-{key}", key=key, every=every, log=self.log)
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def pass_key(

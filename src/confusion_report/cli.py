@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import traceback
 from pathlib import Path
 
 import click
@@ -42,15 +43,57 @@ def _command_line() -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+# Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
 class _ReportErrors(click.Group):
-    """Print a ReportError as one line (no traceback) and exit with status 2."""
+    """Print a ReportError as one line (no traceback) and exit with status 2; Ctrl-C exits 130.
+
+    With ``--verbose`` the library output and the traceback behind the error come first, so the
+    last line is still the error.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ReportError as exc:
+            if ctx.meta.get(_VERBOSE):
+                _print_details(exc)
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            # The pass halves its batch on out-of-memory; a later stage (explanations) that still runs out
+            # gets one line that says what to change, not a traceback. Any other exception is a bug: re-raise.
+            if "out of memory" not in str(exc):
+                raise
+            if ctx.meta.get(_VERBOSE):
+                click.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip(), err=True)
+            first = str(exc).strip().splitlines()[0]
+            click.echo(
+                f"error: the device ran out of memory ({first}); try a smaller --batch-size or --explain none", err=True
+            )
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            # Outputs are written atomically, so nothing half-written is left; a checkpoint may be.
+            if ctx.meta.get(_CACHE):
+                said = "no report was written; the pass so far is checkpointed in --cache: the same command resumes it"
+            else:
+                said = "nothing was written"
+            click.echo(f"\ninterrupted: {said}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+_VERBOSE = "confusion_report.verbose"
+_CACHE = "confusion_report.cache"
+
+
+def _print_details(exc: ReportError) -> None:
+    if exc.details:
+        click.echo(exc.details, err=True)
+    cause = exc.__cause__
+    if cause is not None:
+        click.echo("".join(traceback.format_exception(type(cause), cause, cause.__traceback__)).rstrip(), err=True)
 
 
 @click.group(cls=_ReportErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,6 +230,19 @@ def main() -> None:
     "other report options (--classes, --top-pairs, --title) skips the pass.",
 )
 @click.option(
+    "--checkpoint-every",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="With --cache: store the pass's progress every N images, so a killed or crashed run resumes where it "
+    "stopped when run again.",
+)
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Also show what libraries log and the traceback behind an error (normally one line).",
+)
+@click.option(
     "--gpu-decode/--no-gpu-decode",
     default=True,
     show_default=True,
@@ -224,9 +280,14 @@ def build(
     explain_samples: int,
     quiet: bool,
     cache_dir: Path | None,
+    checkpoint_every: int,
+    verbose: bool,
     gpu_decode: bool,
 ) -> None:
     """Run the model over labelled images once and write the report."""
+    ctx = click.get_current_context()
+    ctx.meta[_VERBOSE] = verbose
+    ctx.meta[_CACHE] = cache_dir
     from .api import build as run_build
     from .config import BuildConfig
     from .explain.run import parse_methods
@@ -264,6 +325,7 @@ def build(
         occlusion_stride=occlusion_stride,
         explain_samples=explain_samples,
         cache_dir=cache_dir,
+        checkpoint_every=checkpoint_every,
         gpu_decode=gpu_decode,
     )
     result = run_build(model_path, data, config=cfg)

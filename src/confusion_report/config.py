@@ -43,3 +43,5 @@ class BuildConfig:
     explain_samples: int = 200
     cache_dir: Path | None = None
     gpu_decode: bool = True
+    # With cache_dir: images between two checkpoints of the pass (a killed run resumes after the last).
+    checkpoint_every: int = 2000

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .engine import PassArrays
 from .errors import ReportError
+from .pass_arrays import PassArrays
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ def run_sharded(run: Callable[[np.ndarray], PassArrays], n: int, shard: Shard) -
         conversions=local.conversions,
         skipped=tuple((int(positions[i]), reason) for i, reason in local.skipped),
         seconds=local.seconds,
+        notes=local.notes,
     )
     parts: list[PassArrays] | None = [None] * shard.world_size if shard.is_main else None  # type: ignore[list-item]
     dist.gather_object(mapped, parts, dst=0)
@@ -132,4 +133,5 @@ def merge(parts: Sequence[PassArrays]) -> PassArrays:
         conversions=dict(sorted(conversions.items())),
         skipped=tuple(sorted(s for p in parts for s in p.skipped)),
         seconds=max(p.seconds for p in parts),
+        notes=tuple(dict.fromkeys(note for p in parts for note in p.notes)),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -20,28 +20,22 @@ import torch
 from torch.utils.data import DataLoader
 
 from .batch import Batch, ImageDataset, collate
+from .checkpoint import PassCheckpoint, covered_positions, merge_parts
 from .collectors.base import Collector, take_rows
 from .collectors.embedding import EmbeddingCollector
 from .errors import ReportError
 from .gpu_decode import DeviceDecoder, device_batches
 from .loading import LoadedModel, get_submodule
 from .outputs import logits_of
-
-
-@dataclass(frozen=True)
-class PassArrays:
-    """Per-image arrays from the pass, aligned with ``indices`` (positions in the record list).
-
-    ``extras`` holds what the collectors gathered, by name (``"embedding"``, ...).
-    """
-
-    indices: np.ndarray
-    logits: np.ndarray
-    sizes: np.ndarray
-    extras: dict[str, np.ndarray]
-    conversions: dict[str, int]
-    skipped: tuple[tuple[int, str], ...]
-    seconds: float
+from .pass_arrays import PassArrays
+from .pass_faults import (
+    HalvingRunner,
+    ModelRaised,
+    check_mostly_finite,
+    count_non_finite,
+    is_out_of_memory,
+    non_finite_reasons,
+)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -135,11 +129,16 @@ def run_pass(
     collectors: Sequence[Collector] = (),
     progress: bool = True,
     decoder: DeviceDecoder | None = None,
+    checkpoint: PassCheckpoint | None = None,
 ) -> PassArrays:
     """Run every image through the model once; return logits, sizes and what the collectors gathered.
 
     With a ``decoder`` (the build passes one on CUDA) the workers only read JPEG bytes and the device
     decodes and preprocesses them (:mod:`~confusion_report.gpu_decode`); ``transform`` is then unused.
+    With a ``checkpoint`` (``--cache``, one process) the pass takes what an earlier, interrupted run
+    finished, runs only the rest, and stores a part every ``checkpoint.every`` images and when it fails
+    or is interrupted (:mod:`~confusion_report.checkpoint`). Faults of the model (it raises, runs out
+    of memory, returns NaN) are handled as :mod:`~confusion_report.pass_faults` describes.
     """
     import time
 
@@ -147,6 +146,20 @@ def run_pass(
 
     start = time.perf_counter()
     n = len(paths)
+
+    def say(message: str) -> None:
+        if progress:
+            tqdm.write(message, file=sys.stderr)
+
+    previous = checkpoint.load(n) if checkpoint is not None else None
+    todo = np.arange(n) if previous is None else np.setdiff1d(np.arange(n), covered_positions(previous))
+    if previous is not None:
+        say(f"pass: resuming from a checkpoint: {previous.resumed} of {n} images done; running the other {len(todo)}")
+        if len(todo) == 0:
+            return replace(previous, seconds=time.perf_counter() - start)
+    # Images earlier runs sent to the model, and how many of those came back non-finite.
+    ran_before = 0 if previous is None else len(previous.indices) + count_non_finite(previous.skipped)
+    non_finite_before = 0 if previous is None else count_non_finite(previous.skipped)
     module = model.module
     if device.type == "cuda":
         module = module.to(device)
@@ -156,8 +169,9 @@ def run_pass(
         module.requires_grad_(False)
     autocast, _ = autocast_for(device)
     grad_mode = torch.enable_grad if any(c.needs_grad for c in collectors) else torch.inference_mode
+    todo_paths = [paths[i] for i in todo]
     loader = DataLoader(
-        decoder.dataset(paths) if decoder is not None else ImageDataset(paths, transform),
+        decoder.dataset(todo_paths) if decoder is not None else ImageDataset(todo_paths, transform),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=decoder.collate if decoder is not None else collate,
@@ -170,41 +184,106 @@ def run_pass(
     sizes = np.zeros((n, 2), dtype=np.int32)
     conversions: dict[str, int] = {}
     skipped: list[tuple[int, str]] = []
-    bar = tqdm(total=n, desc="pass", unit="img", disable=not progress, file=sys.stderr, leave=False)
+    fresh = _Fresh()  # what this run finished since its last checkpoint
+    runner = HalvingRunner(batch_size, device=device, say=say)
+    ran = non_finite = 0
+    first_non_finite: Path | None = None
+    bar = tqdm(total=len(todo), desc="pass", unit="img", disable=not progress, file=sys.stderr, leave=False)
+
+    def part() -> PassArrays:
+        keep = np.sort(np.concatenate(fresh.ok)) if fresh.ok else np.zeros(0, dtype=np.int64)
+        extras: dict[str, np.ndarray] = {}
+        for c in collectors:
+            extras.update(c.result(keep))
+        note = runner.note()
+        return PassArrays(
+            indices=keep,
+            logits=logits[keep],
+            sizes=sizes[keep],
+            extras=extras,
+            conversions=dict(sorted(fresh.conversions.items())),
+            skipped=tuple(sorted(fresh.skipped)),
+            seconds=time.perf_counter() - start,
+            notes=(note,) if note else (),
+        )
+
     with contextlib.ExitStack() as attached:
         for c in collectors:
             attached.enter_context(c.attached(module, n))
         attached.callback(bar.close)
-        with grad_mode():
-            for batch in device_batches(loader, decoder or partial(_to_device, device=device), device):
-                skipped.extend(batch.failed)
-                if batch.mismatch:
-                    raise ReportError(
-                        f"images of different sizes in one batch ({batch.mismatch}); pass --resize and --crop "
-                        "(or a --preset) so every image has the model's input size"
-                    )
-                if batch.images is not None:
-                    idx = np.asarray(batch.indices)
-                    x = batch.images.to(device, non_blocking=True)
-                    if device.type == "cuda":
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    with autocast:
-                        out = logits_of(module(x))
-                    y = None if labels_t is None else labels_t[idx].to(device, non_blocking=True)
-                    for c in collectors:
-                        c.after_forward(idx, x, out, y)
-                    logits[idx] = out.detach().float().cpu().numpy()
-                    ok[idx] = True
-                    sizes[idx] = np.asarray(batch.sizes, dtype=np.int32)
-                    for conv in batch.conversions:
-                        if conv:
-                            conversions[conv] = conversions.get(conv, 0) + 1
-                bar.update(len(batch.indices) + len(batch.failed))
+        try:
+            with grad_mode():
+                for batch_no, batch in enumerate(
+                    device_batches(loader, decoder or partial(_to_device, device=device), device), start=1
+                ):
+                    failed = [(int(todo[i]), reason) for i, reason in batch.failed]
+                    skipped.extend(failed)
+                    fresh.skipped.extend(failed)
+                    if batch.mismatch:
+                        raise ReportError(
+                            f"images of different sizes in one batch ({batch.mismatch}); pass --resize and --crop "
+                            "(or a --preset) so every image has the model's input size"
+                        )
+                    if batch.images is not None:
+                        pos = todo[np.asarray(batch.indices)]
+                        x = batch.images.to(device, non_blocking=True)
+                        if device.type == "cuda":
+                            x = x.contiguous(memory_format=torch.channels_last)
+                        y = None if labels_t is None else labels_t[pos].to(device, non_blocking=True)
+
+                        def step(lo: int, hi: int, x=x, y=y, pos=pos) -> np.ndarray:
+                            xs = x[lo:hi]
+                            try:
+                                with autocast:
+                                    out = logits_of(module(xs))
+                            except Exception as exc:
+                                if is_out_of_memory(exc):
+                                    raise
+                                raise ModelRaised() from exc  # the model's own failure, not the pass's
+                            for c in collectors:
+                                c.after_forward(pos[lo:hi], xs, out, None if y is None else y[lo:hi])
+                            return out.detach().float().cpu().numpy()
+
+                        out = runner.run(step, len(pos), batch_no=batch_no, files=[paths[i] for i in pos])
+                        reasons = non_finite_reasons(out)
+                        good = np.array([r is None for r in reasons], dtype=bool)
+                        bad = [(int(p), r) for p, r in zip(pos.tolist(), reasons, strict=True) if r is not None]
+                        logits[pos[good]] = out[good]
+                        ok[pos[good]] = True
+                        sizes[pos] = np.asarray(batch.sizes, dtype=np.int32)
+                        fresh.ok.append(pos[good])
+                        skipped.extend(bad)
+                        fresh.skipped.extend(bad)
+                        ran += len(pos)
+                        non_finite += len(bad)
+                        if bad and first_non_finite is None:
+                            first_non_finite = paths[bad[0][0]]
+                        check_mostly_finite(
+                            non_finite_before + non_finite, ran_before + ran, first=first_non_finite, final=False
+                        )
+                        for conv in batch.conversions:
+                            if conv:
+                                conversions[conv] = conversions.get(conv, 0) + 1
+                                fresh.conversions[conv] = fresh.conversions.get(conv, 0) + 1
+                    done = len(batch.indices) + len(batch.failed)
+                    bar.update(done)
+                    fresh.count += done
+                    if checkpoint is not None and fresh.count >= checkpoint.every:
+                        checkpoint.save(part())
+                        fresh = _Fresh()
+        except BaseException:
+            # Failed or interrupted (Ctrl-C): keep what this run finished, so a rerun resumes after it.
+            if checkpoint is not None and fresh.count:
+                with contextlib.suppress(Exception):
+                    checkpoint.save(part())
+            raise
+    check_mostly_finite(non_finite_before + non_finite, ran_before + ran, first=first_non_finite, final=True)
     keep = np.flatnonzero(ok)
     extras: dict[str, np.ndarray] = {}
     for c in collectors:
         extras.update(c.result(keep))
-    return PassArrays(
+    note = runner.note()
+    arrays = PassArrays(
         indices=keep,
         logits=take_rows(logits, keep),
         sizes=take_rows(sizes, keep),
@@ -212,4 +291,19 @@ def run_pass(
         conversions=dict(sorted(conversions.items())),
         skipped=tuple(sorted(skipped)),
         seconds=time.perf_counter() - start,
+        notes=(note,) if note else (),
     )
+    if previous is None:
+        return arrays
+    # The pass time of a resumed run is this run's: the images it took from the checkpoint cost nothing.
+    return replace(merge_parts([previous, arrays]), seconds=arrays.seconds, resumed=previous.resumed)
+
+
+@dataclass
+class _Fresh:
+    """What the pass finished since its last checkpoint: used positions, skips, conversions, images seen."""
+
+    ok: list[np.ndarray] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    conversions: dict[str, int] = field(default_factory=dict)
+    count: int = 0

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .errors import ModelLoadError
+from .library_logs import format_records, held_back
 
 _PICKLE_HINT = (
     "unpickling runs code stored in the file, so it is refused by default; if you trust its source pass "
@@ -196,6 +197,8 @@ def load_model(
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only raises UnpicklingError (or RuntimeError) for arbitrary objects.
+        if _is_damaged_archive(exc):
+            raise ModelLoadError(f"cannot read {path}: {_first_line(exc)}{_DAMAGED_HINT}") from None
         if not trust_pickle:
             raise ModelLoadError(f"{path} is not a plain state_dict but a pickled object; {_PICKLE_HINT}") from None
         try:
@@ -219,10 +222,16 @@ def load_model(
 
 
 def _load_export(path: Path) -> LoadedModel:
+    # torch.export.load logs a traceback of its own before it raises on a damaged file; the error
+    # below says it in one line, and keeps torch's log for --verbose.
+    records: list = []
     try:
-        program = torch.export.load(str(path))
+        with held_back() as records:
+            program = torch.export.load(str(path))
     except Exception as exc:
-        raise ModelLoadError(f"cannot load torch.export program {path}: {exc}") from None
+        failure = ModelLoadError(f"cannot load torch.export program {path}: {_first_line(exc)}{_DAMAGED_HINT}")
+        failure.details = format_records(records)
+        raise failure from None
     notes: list[str] = []
     try:
         # Submodules of unflatten() run as modules, so forward hooks fire (they do not on .module()).
@@ -234,6 +243,24 @@ def _load_export(path: Path) -> LoadedModel:
         notes.append(f"torch.export.unflatten failed ({exc}); layer hooks are unavailable")
     _to_eval(module)
     return LoadedModel(module, "export", str(path), hookable=hookable, notes=tuple(notes))
+
+
+_DAMAGED_HINT = " (is the file complete? a partial copy or a full disk truncates it; copy or export it again)"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _is_damaged_archive(exc: BaseException) -> bool:
+    """torch.load's failure on a truncated or corrupt file (not the refusal of a pickled object)."""
+    text = str(exc)
+    return (
+        isinstance(exc, (EOFError, zipfile.BadZipFile))
+        or "failed reading zip archive" in text
+        or ("Ran out of input" in text)
+    )
 
 
 def _to_eval(module: nn.Module) -> None:

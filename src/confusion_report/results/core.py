@@ -41,6 +41,8 @@ class DatasetInfo:
     skipped: tuple[SkippedFile, ...] = ()
     empty_classes: tuple[str, ...] = ()
     conversions: dict[str, int] = field(default_factory=dict)
+    # Images whose model output was NaN or infinite; they are also listed in ``skipped`` with the reason.
+    non_finite: int = 0
 
 
 @dataclass(frozen=True)

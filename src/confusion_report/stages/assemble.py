@@ -10,6 +10,7 @@ import torch
 
 from .. import __version__
 from ..engine import autocast_for
+from ..pass_faults import count_non_finite
 from ..results import DatasetInfo, ModelInfo, ReportData, RunInfo
 from .analyse import Analysis
 from .load import Setup
@@ -54,6 +55,7 @@ def assemble(setup: Setup, done: PassResult, analysis: Analysis, media: Media, *
             skipped=done.skipped,
             empty_classes=index.empty_classes,
             conversions=arrays.conversions,
+            non_finite=count_non_finite(done.skipped),
         ),
         preprocessing=setup.prep,
         run=RunInfo(
@@ -63,7 +65,8 @@ def assemble(setup: Setup, done: PassResult, analysis: Analysis, media: Media, *
             workers=cfg.workers,
             seconds_pass=arrays.seconds,
             seconds_total=seconds_total,
-            images_per_second=n_images / max(arrays.seconds, 1e-9),
+            # A resumed pass's time covers only the images this run sent through the model.
+            images_per_second=max(n_images - arrays.resumed, 0) / max(arrays.seconds, 1e-9),
             torch_version=torch.__version__,
             pass_cache=done.cache,
             world_size=done.world_size,
@@ -75,7 +78,7 @@ def assemble(setup: Setup, done: PassResult, analysis: Analysis, media: Media, *
         clusters=analysis.clusters,
         galleries=analysis.galleries,
         focus_classes=tuple(cfg.focus_classes),
-        warnings=setup.warnings + analysis.warnings + media.warnings,
+        warnings=setup.warnings + done.notes + analysis.warnings + media.warnings,
         media=media.uris,
         findings=diagnostics.findings,
         label_issues=diagnostics.label_issues,

@@ -17,9 +17,11 @@ from ..analyses.predictions import Predictions
 from ..analyses.projection import start_umap_warmup
 from ..cache import PassCache, pass_key
 from ..data import ImageRecord
-from ..engine import PassArrays, resolve_device, run_pass
+from ..engine import resolve_device, run_pass
 from ..errors import DataError
 from ..gpu_decode import DeviceDecoder
+from ..pass_arrays import PassArrays
+from ..pass_faults import pass_notes
 from ..results import SkippedFile
 from .load import Setup
 
@@ -33,9 +35,10 @@ class PassResult:
     records: tuple[ImageRecord, ...]  # the decoded images, aligned with ``predictions``
     skipped: tuple[SkippedFile, ...]  # found but not used: at discovery and at decoding
     device: torch.device
-    cache: str | None  # "reused", "stored" or None without --cache
+    cache: str | None  # "reused", "resumed" (from checkpoints), "stored", or None without --cache
     world_size: int
     decode: str  # "cpu" or "device"
+    notes: tuple[str, ...] = ()  # for the report: a resumed pass, a halved batch, non-finite outputs
 
 
 def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
@@ -50,7 +53,7 @@ def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
         if not shard.is_main:
             log = _silent  # one rank speaks and writes
         decoder = DeviceDecoder(setup.prep, device) if device.type == "cuda" and cfg.gpu_decode else None
-        cache = PassCache(cfg.cache_dir) if cfg.cache_dir is not None else None
+        cache = PassCache(cfg.cache_dir, log=log) if cfg.cache_dir is not None else None
         key = arrays = None
         if cache is not None and shard.is_main:
             key = _cache_key(setup, device, decoder)
@@ -73,12 +76,18 @@ def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
                     collectors=setup.collectors,
                     progress=cfg.progress and shard.is_main,
                     decoder=decoder,
+                    # Checkpoints under --cache let a killed run resume (one process only).
+                    checkpoint=(
+                        cache.checkpoint(key, every=cfg.checkpoint_every)
+                        if cache is not None and shard.world_size == 1
+                        else None
+                    ),
                 ),
                 len(index.records),
                 shard,
             )
             if cache is not None and arrays is not None:
-                log(f"cache: stored {cache.save(key, arrays)}")
+                cache.save(key, arrays)  # logs "cache: stored ..." itself; a failed write is a warning
     if arrays is None:
         return None  # a rank other than 0: rank 0 has the arrays and writes the report
     decode_skips = tuple(SkippedFile(index.records[i].rel, reason) for i, reason in arrays.skipped)
@@ -100,9 +109,10 @@ def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
         records=records,
         skipped=tuple(index.skipped) + decode_skips,
         device=device,
-        cache="reused" if cache_hit else ("stored" if cache is not None else None),
+        cache=("reused" if cache_hit else ("resumed" if arrays.resumed else "stored") if cache is not None else None),
         world_size=shard.world_size,
         decode="device" if decoder is not None else "cpu",
+        notes=pass_notes(arrays),
     )
 
 
