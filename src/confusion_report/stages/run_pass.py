@@ -112,7 +112,7 @@ def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
         cache=("reused" if cache_hit else ("resumed" if arrays.resumed else "stored") if cache is not None else None),
         world_size=shard.world_size,
         decode="device" if decoder is not None else "cpu",
-        notes=pass_notes(arrays),
+        notes=tuple(pass_notes(arrays)),
     )
 
 
