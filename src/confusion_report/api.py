@@ -24,7 +24,7 @@ from .analyses.confusion import compute_confusion
 from .analyses.gallery import build_galleries
 from .analyses.metrics import compute_metrics
 from .analyses.pairs import rank_pairs
-from .analyses.predictions import Predictions
+from .analyses.predictions import Predictions, image_predictions
 from .analyses.projection import METHODS as PROJECTIONS
 from .analyses.projection import start_umap_warmup
 from .analyses.separation import separability_inputs
@@ -360,6 +360,7 @@ def build(
         feature_space=features.feature_space,
         duplicates=features.duplicates,
         projection=features.projection,
+        images=image_predictions(preds_in),
         **why_fields,
     )
     _write_outputs(cfg, result, preds_in, skipped)
