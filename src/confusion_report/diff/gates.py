@@ -8,6 +8,8 @@ from ..findings.registry import SEVERITY_ORDER
 from .results import Comparison
 
 FINDING_LEVELS = ("high", "medium")
+# A gate's message names this many classes or findings in full; the rest are counted (all are in .classes).
+NAMED = 10
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,10 @@ def check_gates(c: Comparison, gates: Gates) -> tuple[GateResult, ...]:
             detail = "; ".join(
                 f"{r.name} recall {100 * r.recall_base:.1f}% → {100 * r.recall_new:.1f}% "
                 f"({_pp(r.recall_delta)}, {r.right_to_wrong} of {r.support} right → wrong, q = {r.q_value:.2g})"
-                for r in failed
+                for r in failed[:NAMED]
             )
+            if len(failed) > NAMED:
+                detail += f"; and {len(failed) - NAMED} more classes"
         else:
             detail = "no class's recall dropped significantly by more than that"
         if noisy:
@@ -98,7 +102,8 @@ def check_gates(c: Comparison, gates: Gates) -> tuple[GateResult, ...]:
                 name="fail-on-new-finding",
                 rule=f"no new finding of severity {gates.fail_on_new_finding} or worse",
                 passed=not hits,
-                detail="; ".join(f"{f.new_severity}: {f.title}" for f in hits) or "none appeared",
+                detail=("; ".join(f"{f.new_severity}: {f.title}" for f in hits[:NAMED]) or "none appeared")
+                + (f"; and {len(hits) - NAMED} more" if len(hits) > NAMED else ""),
                 classes=tuple(dict.fromkeys(cl for f in hits for cl in f.classes)),
             )
         )
