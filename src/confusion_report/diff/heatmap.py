@@ -62,7 +62,8 @@ def delta_heatmap_svg(confusion: ConfusionDelta, *, title: str) -> Markup:
         for c, j in enumerate(confusion.order):
             if delta[i, j] == 0:
                 continue
-            color = _color(badness[i, j] / scale)
+            # Square-root scale: one large change must not wash out the moderate ones beside it.
+            color = _color(float(np.sign(badness[i, j]) * np.sqrt(abs(badness[i, j]) / scale)))
             tip = (
                 f"true {confusion.classes[i]} → predicted {confusion.classes[j]}: "
                 f"{base[i, j]} → {new[i, j]} ({delta[i, j]:+d})"
