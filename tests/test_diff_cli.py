@@ -81,3 +81,25 @@ def test_usage_and_input_errors_exit_2(runs: Path, args: tuple[str, ...], messag
     assert result.exit_code == 2 and message in result.output
     if args[0] == "NOTES":
         assert result.output.startswith("error: BASE") and result.output.count("\n") == 1
+
+
+def test_diff_never_imports_torch(runs: Path) -> None:
+    """Comparing, gating and rendering two results files (thumbnails from the files included) never imports torch."""
+    import subprocess
+    import sys
+
+    import confusion_report
+
+    code = (
+        "import sys\n"
+        "from confusion_report.cli import main\n"
+        f"sys.argv = ['confusion-report', 'diff', {str(runs / 'base.json')!r}, {str(runs / 'new.html')!r},"
+        f" '--out', {str(runs / 'no-torch.html')!r}, '--markdown', '-', '--max-class-recall-drop', '5']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    status = done.code\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "sys.exit(status)\n"
+    )
+    src = str(Path(confusion_report.__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(MARKER) and "gate failed: --max-class-recall-drop" in done.stderr
