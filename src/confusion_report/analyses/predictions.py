@@ -55,12 +55,13 @@ def softmax_stats(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
 
 def image_predictions(p: Predictions) -> ImagePredictions:
     """The compact per-image block of the results: label, prediction and rounded confidence per path."""
-    probs = p.probs
-    confidence = np.round(probs.max(axis=1), CONFIDENCE_DIGITS)
+    # The top softmax probability is 1 / sum(exp(z - max z)): no float64 copy of every probability.
+    z = p.logits - p.logits.max(axis=1, keepdims=True)
+    confidence = np.round(1.0 / np.exp(z).sum(axis=1, dtype=np.float64), CONFIDENCE_DIGITS)
     return ImagePredictions(
         classes=tuple(p.names),
         paths=tuple(p.paths),
         labels=tuple(int(v) for v in p.labels),
-        preds=tuple(int(v) for v in probs.argmax(axis=1)),
+        preds=tuple(int(v) for v in p.preds),
         confidence=tuple(float(v) for v in confidence),
     )
