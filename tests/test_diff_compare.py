@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from builders import ColourNet, make_colour_folder
 from confusion_report import build
 from confusion_report.diff import diff
-from confusion_report.diff.compare import benjamini_hochberg, compare, mcnemar_p
+from confusion_report.diff.compare import compare, mcnemar_p
 from confusion_report.errors import ReportError
 from confusion_report.results import Finding, ReportData
 from diff_builders import FAST, worse_net
@@ -175,14 +174,3 @@ def test_class_lists_in_another_order_are_matched_by_name(runs) -> None:
     )
     c = compare(base, dataclasses.replace(base, images=shuffled), bootstrap=0)
     assert c.right_to_wrong == () and all(m.delta == 0 for m in c.metrics)
-
-
-def test_benjamini_hochberg_matches_its_definition() -> None:
-    """q_(i) = min over j >= i of p_(j) * m / j, returned in input order and capped at 1."""
-    p = np.array([0.04, 0.001, 0.03, 0.5])
-    m = len(p)
-    ranked = np.sort(p)
-    expected_sorted = [min(min(ranked[j] * m / (j + 1) for j in range(i, m)), 1.0) for i in range(m)]
-    expected = np.empty(m)
-    expected[np.argsort(p)] = expected_sorted
-    assert np.allclose(benjamini_hochberg(p), expected)

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from ..analyses.calibration import N_BINS
+from ..analyses.significance import bh_qvalues
 from ..errors import ReportError
 from ..findings.registry import SEVERITY_ORDER
 from ..results import Finding, ImagePredictions, ReportData
@@ -169,19 +170,6 @@ def mcnemar_p(right_to_wrong: int, wrong_to_right: int) -> float:
     return 1.0 if total == 0 else float(binomtest(right_to_wrong, total, 0.5).pvalue)
 
 
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values), in the input order."""
-    m = len(p_values)
-    if m == 0:
-        return p_values
-    order = np.argsort(p_values)
-    ranked = p_values[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def class_deltas(p: Paired) -> tuple[ClassDelta, ...]:
     """Recall and precision per class with support, worst recall change first (then worst precision)."""
     k = len(p.classes)
@@ -192,7 +180,7 @@ def class_deltas(p: Paired) -> tuple[ClassDelta, ...]:
     w2r = np.bincount(p.labels[~right_b & right_n], minlength=k)
     present = np.flatnonzero(support > 0)
     p_values = np.array([mcnemar_p(int(r2w[c]), int(w2r[c])) for c in present])
-    q_values = benjamini_hochberg(p_values)
+    q_values = bh_qvalues(p_values)
     with np.errstate(divide="ignore", invalid="ignore"):
         prec_b = np.where(pred_b > 0, tp_b / pred_b, 0.0)
         prec_n = np.where(pred_n > 0, tp_n / pred_n, 0.0)
