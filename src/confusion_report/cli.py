@@ -1,4 +1,4 @@
-"""The ``confusion-report`` command line: ``build``, ``demo`` and ``render``. Parsing only, no logic."""
+"""The ``confusion-report`` command line: ``build``, ``demo``, ``render`` and ``diff``. Parsing only, no logic."""
 
 from __future__ import annotations
 
@@ -386,6 +386,99 @@ def render(results: Path, out: Path) -> None:
         raise ReportError(f"{results} is not a confusion-report results file: {exc}") from None
     size = write_report(data, out)
     click.echo(f"wrote {out} ({size / 1e6:.2f} MB)")
+
+
+DIFF_EXAMPLES = """
+\b
+Exit status: 0 when every gate passes (or none is set), 1 when a gate fails (each failed gate is
+named on stderr and in the Markdown), 2 for a usage or input error.
+\b
+Examples:
+  confusion-report diff base.json pr.json --out diff.html --markdown summary.md
+  confusion-report diff base.html pr.html --max-accuracy-drop 1 --max-class-recall-drop 5 \\
+      --fail-on-new-finding high --report-url https://example.org/pr-12/diff.html
+"""
+
+
+@main.command(name="diff", epilog=DIFF_EXAMPLES)
+@click.argument("base", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("confusion-diff.html"),
+    show_default=True,
+    help="The HTML diff report to write.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a short GitHub-flavoured summary for a pull-request comment ('-' for stdout).",
+)
+@click.option("--title", help="Title of the diff report.")
+@click.option("--report-url", help="Where the HTML diff will be published; the Markdown links to it.")
+@click.option(
+    "--max-accuracy-drop",
+    type=click.FloatRange(min=0),
+    metavar="PP",
+    help="Fail if accuracy drops by more than PP percentage points.",
+)
+@click.option(
+    "--max-class-recall-drop",
+    type=click.FloatRange(min=0),
+    metavar="PP",
+    help="Fail if a class's recall drops by more than PP percentage points and the drop is significant "
+    "for that class's support (McNemar's exact test, Benjamini-Hochberg).",
+)
+@click.option(
+    "--fail-on-new-finding",
+    type=click.Choice(["high", "medium"]),
+    help="Fail if a finding of this severity or worse appears (or rises to it) in NEW.",
+)
+def diff_command(
+    base: Path,
+    new: Path,
+    out: Path,
+    markdown_path: Path | None,
+    title: str | None,
+    report_url: str | None,
+    max_accuracy_drop: float | None,
+    max_class_recall_drop: float | None,
+    fail_on_new_finding: str | None,
+) -> None:
+    """Compare two runs on the same images (results JSON files or reports): BASE, then NEW."""
+    from .diff import diff
+    from .render.html import write_atomic
+
+    result = diff(
+        base,
+        new,
+        title=title,
+        report_url=report_url,
+        max_accuracy_drop=max_accuracy_drop,
+        max_class_recall_drop=max_class_recall_drop,
+        fail_on_new_finding=fail_on_new_finding,
+    )
+    for warning in result.comparison.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    size = result.save(out)
+    if markdown_path is not None:
+        if str(markdown_path) == "-":
+            click.echo(result.markdown(), nl=False)
+        else:
+            write_atomic(markdown_path, result.markdown())
+    acc = result.comparison.metrics[0]
+    flips = result.comparison.mcnemar
+    click.echo(
+        f"accuracy {acc.base:.2%} -> {acc.new:.2%} over {result.comparison.n_common} images; "
+        f"{flips.right_to_wrong} right -> wrong, {flips.wrong_to_right} wrong -> right; "
+        f"wrote {out} ({size / 1e6:.2f} MB)",
+        err=str(markdown_path) == "-",
+    )
+    for gate in result.failed_gates:
+        click.echo(f"gate failed: --{gate.name}: {gate.detail}", err=True)
+    click.get_current_context().exit(result.exit_code)
 
 
 if __name__ == "__main__":

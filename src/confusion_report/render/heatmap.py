@@ -35,7 +35,7 @@ def _color(value: float) -> str:
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
-def _luminance(color: str) -> float:
+def luminance(color: str) -> float:
     r, g, b = (int(color[k : k + 2], 16) / 255 for k in (1, 3, 5))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -116,7 +116,7 @@ def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: 
             f'fill="{c.color}" class="hm-cell"><title>{escape(tip)}</title></rect>'
         )
         if n <= 20:
-            dark = _luminance(c.color) < 0.45  # darker fills get light text
+            dark = luminance(c.color) < 0.45  # darker fills get light text
             rect += (
                 f'<text x="{left + c.col * cell + cell / 2:.1f}" y="{top + c.row * cell + cell / 2 + 4:.1f}" '
                 f'class="hm-count{" light" if dark else ""}" font-size="{font - 1}" '

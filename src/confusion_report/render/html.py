@@ -42,7 +42,7 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _json_script(data: dict) -> Markup:
+def json_script(data: dict) -> Markup:
     """JSON that is safe inside a <script> element: '<', '>' and '&' are escaped as unicode escapes."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -50,7 +50,7 @@ def _json_script(data: dict) -> Markup:
     return Markup(text)
 
 
-_CSP_PLACEHOLDER = "__CONFUSION_REPORT_CSP__"
+CSP_PLACEHOLDER = "__CONFUSION_REPORT_CSP__"
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*application/json)[^>]*>(.*?)</script>", re.S)
 
 
@@ -107,17 +107,17 @@ def render_html(data: ReportData) -> str:
         "heatmap_off": heatmap_svg(
             data.confusion, data.pairs, off_diagonal=True, title="Errors only: off-diagonal confusion, row-normalised"
         ),
-        "report_json": _json_script(data.to_dict(include_media=False)),
+        "report_json": json_script(data.to_dict(include_media=False)),
         "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
         "js": Markup((templates_dir() / "report.js").read_text(encoding="utf-8")),
-        "csp": _CSP_PLACEHOLDER,
+        "csp": CSP_PLACEHOLDER,
         # Interactive charts: the Vega bundle is inlined once, only when a chart is present.
         "charts": charts,
         "vega_js": vega_bundle() if charts else Markup(""),
     }
     html = env.get_template("report.html.j2").render(context)
     # Vega compiles chart expressions with Function(): only a page with a chart allows eval.
-    return html.replace(_CSP_PLACEHOLDER, content_security_policy(html, allow_eval=bool(charts)), 1)
+    return html.replace(CSP_PLACEHOLDER, content_security_policy(html, allow_eval=bool(charts)), 1)
 
 
 def write_atomic(path: Path, text: str) -> None:

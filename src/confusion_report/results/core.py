@@ -154,3 +154,18 @@ class Gallery:
     typical_true: tuple[ImageRef, ...]
     typical_pred: tuple[ImageRef, ...]
     typical_by: str
+
+
+@dataclass(frozen=True)
+class ImagePredictions:
+    """Every decoded image's label, prediction and confidence, compactly: what a diff of two runs pairs up.
+
+    ``labels`` and ``preds`` index ``classes`` (the model's output names); ``paths`` are relative to the
+    data root; ``confidence`` is the top softmax probability rounded to 3 digits (enough for ECE bins).
+    """
+
+    classes: tuple[str, ...]
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+    preds: tuple[int, ...]
+    confidence: tuple[float, ...]

@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..serde import from_jsonable, to_jsonable
-from .core import Cluster, Confusion, DatasetInfo, Gallery, Metrics, ModelInfo, Pair, PreprocessInfo, RunInfo
+from .core import (
+    Cluster,
+    Confusion,
+    DatasetInfo,
+    Gallery,
+    ImagePredictions,
+    Metrics,
+    ModelInfo,
+    Pair,
+    PreprocessInfo,
+    RunInfo,
+)
 from .diagnostics import Calibration, LabelIssues, PropertySlice
 from .feature_space import Duplicates, FeatureSpace, Projection
 from .findings import Finding
@@ -57,6 +69,8 @@ class ReportData:
     separation: Separation | None = None
     explain: ExplainInfo | None = None
     activations: tuple[PairActivations, ...] = ()
+    # Per-image predictions: `confusion-report diff` pairs two runs image by image.
+    images: ImagePredictions | None = None
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""
@@ -72,7 +86,17 @@ class ReportData:
 
     def to_json(self, *, include_media: bool = True, indent: int | None = 1) -> str:
         """Serialise to JSON text; with ``include_media`` the thumbnails travel too (for re-rendering)."""
-        return json.dumps(self.to_dict(include_media=include_media), indent=indent, ensure_ascii=False)
+        data = self.to_dict(include_media=include_media)
+        images = data.pop("images", None)
+        text = json.dumps(data, indent=indent, ensure_ascii=False)
+        if images is None:
+            return text
+        if indent is None:
+            return text[:-1] + ', "images": ' + json.dumps(images, ensure_ascii=False) + "}"
+        # Indented, the per-image lists would take one line per value (a third more bytes at 10,000
+        # images); they go on one line, last, so the rest of the file stays readable.
+        compact = json.dumps(images, ensure_ascii=False, separators=(",", ":"))
+        return text[:-2] + ",\n" + " " * indent + '"images": ' + compact + "\n}"
 
     @classmethod
     def from_json(cls, text: str) -> ReportData:
@@ -88,3 +112,21 @@ class ReportData:
     def with_media(self, media: dict[str, str]) -> ReportData:
         """A copy holding these thumbnails."""
         return replace(self, media=dict(media))
+
+    def to_html(self) -> str:
+        """The self-contained report page as a string (what ``build(out=...)`` writes)."""
+        from ..render.html import render_html  # rendering is imported lazily: results stay light
+
+        return render_html(self)
+
+    def save(self, path: str | Path) -> int:
+        """Write the report page to ``path`` atomically; return its size in bytes."""
+        from ..render.html import write_report
+
+        return write_report(self, Path(path))
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the whole report inline, in a sandboxed iframe that cannot reach the network."""
+        from ..render.notebook import notebook_iframe
+
+        return notebook_iframe(self.to_html(), title=self.title)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..analyses.predictions import image_predictions
 from ..engine import autocast_for
 from ..pass_faults import count_non_finite
 from ..results import DatasetInfo, ModelInfo, ReportData, RunInfo
@@ -91,6 +92,7 @@ def assemble(setup: Setup, done: PassResult, analysis: Analysis, media: Media, *
         separation=why.separation,
         explain=why.explain,
         activations=why.activations,
+        images=image_predictions(done.predictions),
     )
 
 
