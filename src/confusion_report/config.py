@@ -41,5 +41,8 @@ class BuildConfig:
     occlusion_window: int | None = None
     occlusion_stride: int | None = None
     explain_samples: int = 200
+    # Findings tested by intervention (issue 16): extra forwards as a share of the pass's images (0: off),
+    # the same meaning and default as --explain-budget, never below interventions/run.py's MIN_FORWARDS.
+    intervention_budget: float = 0.1
     cache_dir: Path | None = None
     gpu_decode: bool = True
