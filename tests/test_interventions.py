@@ -222,3 +222,46 @@ def test_fitted_edits_bring_each_image_close_to_the_target_value(prop: str) -> N
     s = fit_strengths(prop, u, target)
     got = measure(prop, edit(prop, u, torch.as_tensor(s))).numpy()
     assert np.allclose(got, target, rtol=0.15)
+
+
+def test_the_report_shows_before_and_after_pictures_and_says_when_a_finding_was_not_tested(
+    colour_net, colour_folder, tmp_path
+) -> None:
+    """A tested finding shows its bars and before/after figures; one from results without the model says so."""
+    import dataclasses
+
+    from confusion_report import build
+    from confusion_report.render.html import render_html
+    from confusion_report.results import Finding
+
+    data = build(colour_net, colour_folder, out=None, progress=False, preset="none", explain=(), projection="pca")
+    evidence = {"region": "top-left", "error_share": 0.6, "correct_share": 0.1}
+    tested = {
+        "status": "tested",
+        "action": "the top-left corner filled with mid grey",
+        "n": 9,
+        "restored": 0.8,
+        "control_restored": 0.1,
+        "kept_correct": 0.9,
+        "n_correct": 9,
+        "p_value": 0.001,
+        "examples": [
+            {
+                "path": "red/x.png",
+                "before": "iv:0:0:before",
+                "after": "iv:0:0:after",
+                "pred_before": "green",
+                "pred_after": "red",
+            }
+        ],
+    }
+    findings = (
+        Finding("attention_region", "high", "tested one", "t", ("red", "green"), {**evidence, "intervention": tested}),
+        Finding("attention_region", "high", "untested one", "t", ("blue", "red"), evidence),
+    )
+    uris = {"iv:0:0:before": "data:image/webp;base64,QkVGT1JF", "iv:0:0:after": "data:image/webp;base64,QUZURVI="}
+    html = render_html(dataclasses.replace(data, findings=findings, media={**data.media, **uris}))
+    assert html.count("f-intervention") == 2
+    assert "QkVGT1JF" in html and "QUZURVI=" in html and "after: <b>red</b>" in html
+    assert "control region: restored" in html
+    assert "Not tested by intervention: these results came without a model to re-run." in html
