@@ -128,6 +128,10 @@ def run_interventions(
     if budget <= 0:
         results = {k: not_run("interventions were turned off (a budget of 0 extra forwards)") for k in todo}
         return InterventionOutcome(results=results, budget=budget)
+    probe, _ = load(np.arange(min(8, len(predictions.labels))))  # one decodable image tells the input shape
+    if probe is None or probe.dim() != 4:
+        reason = "the model's inputs are not image batches (N, C, H, W) that a region or property edit applies to"
+        return InterventionOutcome(results={k: not_run(reason) for k in todo}, budget=budget)
     runner = _Runner(model=model.eval(), load=load, device=device, batch_size=batch_size)
     ctx = _Context(runner, predictions, stats, mean, std, fill)
     results: dict[int, dict[str, Any]] = {}
@@ -346,10 +350,9 @@ def _slice(ctx: _Context, f: Finding, share: int, tag: str, pictures: dict[str, 
     # Greying other classes' images is judged by their own errors; a pair's "error" means the pair's class.
     ctl_wrong = (lambda pr, lab: pr != lab) if reverse else wrong
     has_ctl = len(control_set) > 0
-    unit_target = target if prop != "grayscale" else 0.0
     return {
         "status": "tested",
-        "action": describe_edit(str(prop), str(direction), unit_target),
+        "action": describe_edit(str(prop), str(direction), target),
         "control_action": (
             "colour images of the other classes turned grayscale"
             if reverse
