@@ -41,6 +41,9 @@ class BuildConfig:
     occlusion_window: int | None = None
     occlusion_stride: int | None = None
     explain_samples: int = 200
+    # Findings tested by intervention (issue 16): extra forwards as a share of the pass's images (0: off),
+    # the same meaning and default as --explain-budget, never below interventions/run.py's MIN_FORWARDS.
+    intervention_budget: float = 0.1
     cache_dir: Path | None = None
     gpu_decode: bool = True
     # With cache_dir: images between two checkpoints of the pass (a killed run resumes after the last).

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from ..data import load_rgb
@@ -18,6 +19,18 @@ WEBP_QUALITY = 80
 def thumbnail_uri(path: Path, *, side: int = THUMB_SIDE, quality: int = WEBP_QUALITY) -> str:
     """Decode, shrink to fit ``side`` px (never enlarge: the page scales small images crisply) and encode."""
     img, _ = load_rgb(path)
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", quality=quality, method=4)
+    return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def array_uri(rgb: np.ndarray, *, side: int = THUMB_SIDE, quality: int = WEBP_QUALITY) -> str:
+    """An H x W x 3 picture (0..1 floats or uint8) as a thumbnail data URI, like :func:`thumbnail_uri`."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
+    img = Image.fromarray(rgb)
     img.thumbnail((side, side), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="WEBP", quality=quality, method=4)

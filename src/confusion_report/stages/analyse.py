@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..analyses.attention import pair_attention_inputs
 from ..analyses.clusters import find_clusters
@@ -20,6 +20,8 @@ from ..analyses.pairs import rank_pairs
 from ..analyses.separation import separability_inputs
 from ..diagnostics import Diagnostics, run_diagnostics
 from ..feature_space import FeatureSpaceOutput, run_feature_space
+from ..interventions.outcome import InterventionOutcome
+from ..interventions.stage import intervene
 from ..results import Cluster, Confusion, Gallery, Metrics, Pair
 from ..why import WhyResults, analyse_why
 from .load import Setup
@@ -39,6 +41,7 @@ class Analysis:
     why: WhyResults
     diagnostics: Diagnostics
     warnings: tuple[str, ...]
+    interventions: InterventionOutcome = field(default_factory=InterventionOutcome)  # issue 16
 
 
 def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analysis:
@@ -93,6 +96,21 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         attention=attention_inputs,
         separability=separability_inputs(why.separation),
     )
+    # Issue 16: test the attention and slice findings by editing their images and re-running the model.
+    findings, interventions = intervene(
+        diagnostics.findings,
+        loaded=setup.model,
+        predictions=p,
+        stats=diagnostics.image_stats,
+        root=setup.index.root,
+        transform=setup.transform,
+        prep=setup.prep,
+        device=done.device,
+        batch_size=setup.batch_size,
+        budget_share=cfg.intervention_budget,
+        log=log,
+    )
+    diagnostics = dataclasses.replace(diagnostics, findings=findings)
     return Analysis(
         metrics=dataclasses.replace(metrics, ece=diagnostics.calibration.ece),
         confusion=confusion,
@@ -103,4 +121,5 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         why=why,
         diagnostics=diagnostics,
         warnings=tuple(warnings),
+        interventions=interventions,
     )

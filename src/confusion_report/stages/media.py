@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..explain.pictures import FeatureMapPicture, OverlayPicture, Picture
 from ..render.overlay import gray_uri, overlay_uri
-from ..render.thumbnails import make_thumbnails
+from ..render.thumbnails import array_uri, make_thumbnails
 from .analyse import Analysis
 
 
@@ -46,4 +46,6 @@ def media_stage(analysis: Analysis, *, root: Path) -> Media:
     uris, failed = make_thumbnails(root, shown_paths(analysis))
     warnings = (f"{len(failed)} image(s) could not be read for thumbnails.",) if failed else ()
     uris.update({key: encode_picture(picture) for key, picture in analysis.why.pictures.items()})
+    # Issue 16: the interventions' before/after images.
+    uris.update({key: array_uri(picture.rgb) for key, picture in analysis.interventions.pictures.items()})
     return Media(uris=uris, warnings=warnings)
