@@ -119,6 +119,8 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.n
 
     z = np.asarray(logits, dtype=np.float64)
     n, c = z.shape
+    if c > MANY_CLASSES:
+        return _fit_calibration_many(z, labels)
     rows = np.arange(n)
 
     def nll(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -133,6 +135,52 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.n
 
     res = minimize(nll, np.zeros(c), jac=True, method="L-BFGS-B", bounds=[(-3.0, 3.0)] + [(-10.0, 10.0)] * (c - 1))
     return float(np.exp(res.x[0])), np.r_[0.0, res.x[1:]]
+
+
+# Above this many classes L-BFGS over one bias per class needs hundreds of full softmax passes (minutes
+# at 50,000 images x 1,000 classes); the fixed-point below reaches the same optimum in a few.
+MANY_CLASSES = 100
+
+
+def _fit_calibration_many(
+    z: np.ndarray, labels: np.ndarray, *, rounds: int = 4, bias_steps: int = 5
+) -> tuple[float, np.ndarray]:
+    """The optimum of :func:`fit_calibration` by alternating a 1-D temperature search and bias fixed points.
+
+    At the optimum the biases make each class's mean calibrated probability equal its label share
+    (the NLL's gradient in the bias); ``b += log(label share / mean probability)`` is the classic
+    prior-correction step towards it (Saerens et al., 2002). Float32 halves the cost of each pass.
+    """
+    from scipy.optimize import minimize_scalar
+
+    n, c = z.shape
+    z32 = z.astype(np.float32)
+    rows = np.arange(n)
+    share = np.bincount(labels, minlength=c).astype(np.float64) / n
+    present = share > 0
+    bias = np.zeros(c, dtype=np.float32)
+
+    def scaled(t: float) -> np.ndarray:
+        s = z32 / np.float32(t) + bias[None, :]
+        s -= s.max(axis=1, keepdims=True)
+        return s
+
+    def nll(log_t: float) -> float:
+        s = scaled(float(np.exp(log_t)))
+        return float(-(s[rows, labels] - np.log(np.exp(s).sum(axis=1))).mean())
+
+    log_t = 0.0
+    for _ in range(rounds):
+        log_t = float(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-3}).x)
+        for _ in range(bias_steps):
+            e = np.exp(scaled(float(np.exp(log_t))))
+            mean_p = (e / e.sum(axis=1, keepdims=True)).mean(axis=0, dtype=np.float64)
+            step = np.zeros(c)
+            step[present] = np.log(share[present] / np.maximum(mean_p[present], 1e-300))
+            bias = np.clip(bias + step, -10.0, 10.0).astype(np.float32)
+            bias -= bias[0]  # class 0 is the reference, as in fit_calibration
+            bias[~present] = -10.0  # where L-BFGS drives a class that no label has: its lower bound
+    return float(np.exp(log_t)), bias.astype(np.float64)
 
 
 def noise_excess(
