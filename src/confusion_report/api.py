@@ -19,6 +19,7 @@ from torch import nn
 
 from . import __version__, distributed
 from .analyses.attention import pair_attention_inputs
+from .analyses.class_groups import group_confusion, read_class_groups
 from .analyses.clusters import find_clusters
 from .analyses.confusion import compute_confusion
 from .analyses.gallery import build_galleries
@@ -121,6 +122,8 @@ def build(
     unknown_focus = [c for c in cfg.focus_classes if c not in index.classes]
     if unknown_focus:
         raise DataError(f"--classes names classes not in the data: {', '.join(unknown_focus)}")
+    # Issue 13: read --class-groups before the pass, so a bad file fails in seconds.
+    group_map = read_class_groups(cfg.class_groups, index.classes) if cfg.class_groups else None
 
     # 2. model and preprocessing
     if isinstance(model, nn.Module):
@@ -361,6 +364,8 @@ def build(
         duplicates=features.duplicates,
         projection=features.projection,
         **why_fields,
+        # Issue 13: confusion within vs across the --class-groups groups.
+        class_groups=group_confusion(confusion, group_map, source=Path(cfg.class_groups).name) if group_map else None,
     )
     _write_outputs(cfg, result, preds_in, skipped)
     return result

@@ -192,6 +192,12 @@ def main() -> None:
     show_default=True,
     help="On CUDA, decode JPEGs (nvJPEG) and preprocess on the GPU; other formats are decoded on the CPU.",
 )
+@click.option(
+    "--class-groups",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of class,group (e.g. WordNet superclasses): confusion within vs across groups, the matrix "
+    "ordered and blocked by group.",
+)
 def build(
     model_path: Path,
     data: Path,
@@ -225,6 +231,7 @@ def build(
     quiet: bool,
     cache_dir: Path | None,
     gpu_decode: bool,
+    class_groups: Path | None,
 ) -> None:
     """Run the model over labelled images once and write the report."""
     from .api import build as run_build
@@ -265,6 +272,7 @@ def build(
         explain_samples=explain_samples,
         cache_dir=cache_dir,
         gpu_decode=gpu_decode,
+        class_groups=class_groups,
     )
     result = run_build(model_path, data, config=cfg)
     if result is None:

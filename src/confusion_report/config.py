@@ -43,3 +43,5 @@ class BuildConfig:
     explain_samples: int = 200
     cache_dir: Path | None = None
     gpu_decode: bool = True
+    # Many classes (issue 13): CSV of class -> group; confusion within vs across groups.
+    class_groups: Path | None = None

@@ -15,6 +15,7 @@ from .confusion_json import decode_counts, encode_counts
 from .evidence import Calibration, LabelIssues, PropertySlice
 from .explain_results import AttentionResult, ExplainInfo, PairActivations, Separation
 from .feature_results import Duplicates, FeatureSpace, Projection
+from .group_results import ClassGroups
 from .serde import from_jsonable, to_jsonable
 
 SCHEMA_VERSION = 1
@@ -227,6 +228,8 @@ class ReportData:
     separation: Separation | None = None
     explain: ExplainInfo | None = None
     activations: tuple[PairActivations, ...] = ()
+    # Many classes (issue 13): confusion within vs across the groups of --class-groups.
+    class_groups: ClassGroups | None = None
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""
