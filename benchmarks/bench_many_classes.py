@@ -50,6 +50,7 @@ def child(n_classes: int, n_images: int, work: Path, workers: int, threads: int,
     """One build; prints a JSON line with its figures."""
     import torch
     from bench_memory import TreeSampler, _pss_kb
+
     from many_classes_builders import PlantedNet
 
     torch.set_num_threads(threads)
@@ -104,8 +105,9 @@ def child(n_classes: int, n_images: int, work: Path, workers: int, threads: int,
 
 def open_times(path: Path, runs: int) -> list[float]:
     """DOMContentLoaded of ``runs`` fresh page loads from file://, in seconds."""
-    from browser import CHROMIUM_ARGS, find_chromium
     from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM_ARGS, find_chromium
 
     binary = find_chromium()
     if binary is None:
