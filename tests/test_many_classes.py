@@ -215,3 +215,26 @@ def test_class_table_pages_worst_first_and_filters_by_name(browser, many) -> Non
     assert rows.count() == 50 and rows.first.locator("td").first.inner_text() != first
     assert log.console_errors == [] and log.page_errors == []
     page.close()
+
+
+def test_cli_class_groups_option_puts_groups_in_the_report(tmp_path: Path, colour_folder: Path) -> None:
+    """`build --class-groups FILE` on a 3-class set: red->green crosses groups, blue->red stays within."""
+    import torch
+    from click.testing import CliRunner
+
+    from builders import ColourNet
+    from confusion_report.cli import main
+
+    weights = tmp_path / "colour.pt"
+    torch.save(ColourNet().state_dict(), weights)
+    groups = tmp_path / "groups.csv"
+    groups.write_text("red,warm\nblue,warm\ngreen,cool\n")
+    out = tmp_path / "r.html"
+    args = ["build", "--model", str(weights), "--data", str(colour_folder), "--preset", "none", "--workers", "0"]
+    args += ["--arch", f"{Path(__file__).with_name('builders.py')}:ColourNet", "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(main, [*args, "--class-groups", str(groups)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', html, re.S).group(1))
+    assert (data["class_groups"]["within"], data["class_groups"]["across"]) == (2, 3)
+    assert 'class="hm-block"' in html  # the small SVG matrix outlines the groups too
