@@ -22,11 +22,16 @@ class Predictions:
 
     @property
     def probs(self) -> np.ndarray:
-        """Softmax of the logits (float64 for stable sums)."""
+        """Softmax of the logits (float64 for stable sums).
+
+        Computed in place in one float64 array: at 50,000 images x 1,000 classes each temporary is
+        400 MB, and three of them were the build's peak memory.
+        """
         z = self.logits.astype(np.float64)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
 
     @property
     def preds(self) -> np.ndarray:
