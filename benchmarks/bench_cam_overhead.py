@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from confusion_report.cams import CamCollector, find_target_layer, trace_shapes
+from confusion_report.collectors.cams import CamCollector
 from confusion_report.engine import run_pass
+from confusion_report.layers import find_target_layer, trace_shapes
 from confusion_report.loading import LoadedModel, get_submodule
 from confusion_report.preprocess import build_transform, resolve_preprocessing
 
@@ -64,7 +65,7 @@ def _time_pass(loaded: LoadedModel, paths, transform, *, num_outputs: int, label
 
 def compute_only(loaded: LoadedModel, x: torch.Tensor, *, repeats: int) -> tuple[float, float]:
     """Best-of seconds of the model alone on in-memory tensors: plain inference vs forward + CAM backward."""
-    from confusion_report.engine import _logits_of
+    from confusion_report.outputs import logits_of as _logits_of
 
     module = loaded.module.requires_grad_(False)
     shapes = trace_shapes(module, x[0])

@@ -107,7 +107,7 @@ def main() -> None:
         overhead = total - result.run.seconds_pass
         print(f"{what}: {result.dataset.n_images} images, torch threads {torch.get_num_threads()}")
         print(f"whole build {total:.2f} s, pass {result.run.seconds_pass:.2f} s")
-        print("stages (wall time, the pass is run_pass):")
+        print("stages (wall time; the pass is run_pass/run_pass):")
         print_stages(dict(stages), total=total)
         print(f"fixed overhead beyond the pass = {overhead:.2f} s  (target <= 15 s on 2 cores)")
 

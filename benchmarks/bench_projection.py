@@ -58,6 +58,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     methods = args.methods.split(",")
 
+    from confusion_report.analyses import knn
     from confusion_report.analyses import projection as proj
     from confusion_report.analyses.knn import knn_graph
 
@@ -80,7 +81,7 @@ def main() -> None:
                     _, info = proj.project(p, method=method, seed=0)
                 print(f"{method:4s} {n:6d} points, default sample of {info.n_points}: {c}")
         with _Clock() as c:
-            knn_graph(proj.normalise(p.embeddings), k=10)
+            knn_graph(knn.normalise(p.embeddings), k=10)
         print(f"k-NN graph (k=10, full 64-d embeddings) {n:6d} points:  {c}")
 
 

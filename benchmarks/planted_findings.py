@@ -32,9 +32,10 @@ def run_case(root: Path, weights: Path, arch: Path, cache: Path) -> tuple[Predic
     """Pass arrays for one data folder, cached."""
     import torch
 
+    from confusion_report.collectors.embedding import EmbeddingCollector
     from confusion_report.collectors.image_stats import ImageStatsCollector
     from confusion_report.data import discover
-    from confusion_report.engine import EmbeddingCollector, run_pass
+    from confusion_report.engine import run_pass
     from confusion_report.loading import find_final_linear, get_submodule, load_model
     from confusion_report.preprocess import build_transform, resolve_preprocessing
 
@@ -120,7 +121,7 @@ def gradcam_cells(weights: Path, arch: Path, root: Path, paths: list[str], targe
 
 def attention_inputs(p: Predictions, pairs, weights: Path, arch: Path, root: Path, top: int = 5):
     """PairAttentionInput for the top pairs: errors true->pred vs correct images of both classes."""
-    from confusion_report.evidence import PairAttentionInput
+    from confusion_report.findings.inputs import PairAttentionInput
 
     preds = p.preds
     out = []
@@ -156,8 +157,9 @@ def diagnose(p: Predictions, extras: dict, sizes: np.ndarray, root: Path, attent
         sizes=sizes,
         attention=attention,
         graph=features.graph,
+        feature_space=features.feature_space,
         duplicates=features.duplicates,
-    )
+    ), features
 
 
 def show(name: str, diag) -> None:
@@ -196,14 +198,16 @@ def main() -> None:
         "patch": (sd / "planted-dev" / "patch", sd / "resnet20_patch_airplane_state_dict.pt"),
     }
     results = {}
+    spaces = {}
     for name, (root, w) in cases.items():
         p, extras, sizes = run_case(root, w, arch, args.cache / f"{name}.npz")
         attention = ()
         if name in ("clean", "patch"):
             attention = attention_inputs(p, rank_pairs(p), w, arch, root)
-        diag = diagnose(p, extras, sizes, root, attention)
+        diag, features = diagnose(p, extras, sizes, root, attention)
         show(name, diag)
         results[name] = (p, diag)
+        spaces[name] = features
     p, diag = results["noise"]
     print("\nlabel noise:", json.dumps(label_noise_figures(p, truth["noise"]["files"]), indent=1))
     li = next((f for f in diag.findings if f.kind == "label_issues"), None)
@@ -237,9 +241,10 @@ def main() -> None:
         f = next((f for f in results[name][1].findings if f.kind == "label_issues"), None)
         print(f"{name} label_issues:", None if f is None else f.title)
     for name, (_, d) in results.items():
+        fs = spaces[name]
         print(
-            f"{name} ece {d.calibration.ece:.3f}; duplicates {len(d.duplicates)} groups; overlaps",
-            [(o.true, o.pred, round(o.neighbour_mixing, 3), round(o.silhouette, 3)) for o in d.overlaps[:3]],
+            f"{name} ece {d.calibration.ece:.3f}; duplicates {fs.duplicates.n_groups} groups; overlaps",
+            [(o.a, o.b, round(o.mixing_ratio, 3), round(o.silhouette, 3)) for o in fs.feature_space.pairs[:3]],
         )
 
 

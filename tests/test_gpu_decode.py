@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from builders import ColourNet, colour_image, make_colour_folder
-from confusion_report.engine import ImageDataset, collate, run_pass
+from confusion_report.batch import ImageDataset, collate
+from confusion_report.engine import run_pass
 from confusion_report.gpu_decode import DeviceDecoder, EncodedImageDataset, collate_encoded, decode_jpegs
 from confusion_report.loading import wrap_module
 from confusion_report.preprocess import build_transform, resolve_preprocessing

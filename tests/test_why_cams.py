@@ -11,8 +11,9 @@ import torch
 from confusion_report.analyses.attention import attention_stats, compute_attention, grid_shares, normalise_maps
 from confusion_report.analyses.pairs import rank_pairs
 from confusion_report.analyses.predictions import Predictions
-from confusion_report.cams import CamCollector, find_stages, find_target_layer, trace_shapes
+from confusion_report.collectors.cams import CamCollector
 from confusion_report.engine import run_pass
+from confusion_report.layers import find_stages, find_target_layer, trace_shapes
 from confusion_report.loading import LoadedModel
 from why_builders import CornerNet, StagedNet, make_corner_folder, square_image, to_tensor
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from confusion_report.analyses.attention import grid_shares
-from confusion_report.cams import logits_module
 from confusion_report.explain.gradcam import LogitDifference, cam_maps, class_target
 from confusion_report.explain.occlusion import default_window, occlusion_maps
 from confusion_report.explain.run import parse_methods
 from confusion_report.explain.surrogate import superpixels, surrogate_map
+from confusion_report.outputs import logits_module
 from why_builders import SIDE, CornerNet, TwoSquareNet, make_corner_folder, square_image, to_tensor
 
 

@@ -12,10 +12,9 @@ import torch
 
 from confusion_report.analyses.predictions import Predictions
 from confusion_report.analyses.separation import compute_separation
-from confusion_report.cams import StageCollector
-from confusion_report.explain_results import PairSeparation, Separation, StageScore
+from confusion_report.collectors.stages import StageCollector
 from confusion_report.render.separation import separation_svg
-from confusion_report.results import Pair
+from confusion_report.results import Pair, PairSeparation, Separation, StageScore
 from why_builders import halves_batch, train_staged
 
 

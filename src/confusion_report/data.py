@@ -194,7 +194,7 @@ def load_rgb(path: Path) -> tuple[Image.Image, str | None]:
     try:
         with Image.open(path) as im:
             im.load()
-            return _to_rgb(im)
+            return to_rgb(im)
     except UnidentifiedImageError:
         raise ValueError("not a recognised image format") from None
     except Image.DecompressionBombError:
@@ -204,7 +204,7 @@ def load_rgb(path: Path) -> tuple[Image.Image, str | None]:
         raise ValueError(f"cannot decode: {exc}") from None
 
 
-def _to_rgb(im: Image.Image) -> tuple[Image.Image, str | None]:
+def to_rgb(im: Image.Image) -> tuple[Image.Image, str | None]:
     mode = im.mode
     if im.width == 0 or im.height == 0:
         raise ValueError("image has zero size")

@@ -1,7 +1,8 @@
-"""The diagnostics stage: extra analyses behind the automatic findings, then the rules themselves.
+"""Diagnostics: label issues, property slices and calibration, then every findings rule over all results.
 
-Kept out of ``api.py`` so that the build gains one call. Pure numpy (plus Pillow to confirm
-near-duplicates on pixels); no torch.
+Part of the analyse stage, after the core, feature-space and why analyses, whose results the rules
+read (the feature space's pair overlap, k-NN graph and near-duplicate groups; the in-pass CAMs and
+stage probes as rule inputs). Pure numpy; no torch.
 """
 
 from __future__ import annotations
@@ -14,21 +15,24 @@ from .analyses.calibration import compute_calibration
 from .analyses.image_stats import ImageStats
 from .analyses.knn import KnnGraph
 from .analyses.label_issues import K_NEIGHBOURS, find_label_issues
-from .analyses.overlap import pair_overlaps
 from .analyses.predictions import Predictions
 from .analyses.slices import find_slices
-from .evidence import (
-    Calibration,
-    DuplicateGroup,
-    LabelIssues,
-    PairAttentionInput,
-    PairOverlap,
-    PropertySlice,
-    StageSeparability,
-)
-from .feature_results import Duplicates
+from .display import LIMITS
 from .findings import FindingInputs, run_rules
-from .results import Cluster, Confusion, Finding, Metrics, Pair, SkippedFile
+from .findings.inputs import PairAttentionInput, StageSeparability
+from .results import (
+    Calibration,
+    Cluster,
+    Confusion,
+    Duplicates,
+    FeatureSpace,
+    Finding,
+    LabelIssues,
+    Metrics,
+    Pair,
+    PropertySlice,
+    SkippedFile,
+)
 
 
 @dataclass(frozen=True)
@@ -39,31 +43,14 @@ class Diagnostics:
     label_issues: LabelIssues | None
     slices: tuple[PropertySlice, ...]
     calibration: Calibration
-    overlaps: tuple[PairOverlap, ...]
     findings: tuple[Finding, ...]
 
-    def shown_paths(self, *, suspects: int = 24) -> list[str]:
-        """Images the report shows for this stage (need thumbnails)."""
-        out = [e for f in self.findings for e in f.examples]
+    def shown_paths(self) -> list[str]:
+        """Images the report shows for this stage: the findings' examples and the listed suspects."""
+        out = [e for f in self.findings for e in f.examples[: LIMITS.finding_examples]]
         if self.label_issues is not None:
-            out += [s.path for s in self.label_issues.suspects[:suspects]]
-        out += [e for s in self.slices[:6] for e in s.examples[:6]]
+            out += [s.path for s in self.label_issues.suspects[: LIMITS.suspects]]
         return out
-
-
-def duplicate_inputs(duplicates: Duplicates | None) -> tuple[DuplicateGroup, ...]:
-    """The near_duplicates rule's view of the feature space's groups (embedding + pixel hash confirmed)."""
-    if duplicates is None:
-        return ()
-    return tuple(
-        DuplicateGroup(
-            paths=tuple(m.path for m in g.members),
-            labels=tuple(m.label for m in g.members),
-            similarity=g.min_similarity,
-            pixel_checked=True,
-        )
-        for g in duplicates.groups
-    )
 
 
 def run_diagnostics(
@@ -80,9 +67,10 @@ def run_diagnostics(
     attention: tuple[PairAttentionInput, ...] = (),
     separability: tuple[StageSeparability, ...] = (),
     graph: KnnGraph | None = None,
+    feature_space: FeatureSpace | None = None,
     duplicates: Duplicates | None = None,
 ) -> Diagnostics:
-    """Label issues, property slices, calibration, feature overlap, near-duplicates; then every rule."""
+    """Label issues, property slices and calibration; then every rule."""
     stats = None
     if sizes is not None and "stat_brightness" in extras:
         stats = ImageStats.from_arrays({k.removeprefix("stat_"): v for k, v in extras.items()}, sizes)
@@ -91,7 +79,6 @@ def run_diagnostics(
     label_issues = find_label_issues(p, neighbours=nbr_idx) if len(p.labels) >= 20 else None
     slices = find_slices(p, stats, pairs) if stats is not None else ()
     calibration = compute_calibration(p)
-    overlaps = pair_overlaps(p, pairs, neighbours=nbr_idx)
     inputs = FindingInputs(
         classes=p.names,
         confusion=confusion,
@@ -106,8 +93,8 @@ def run_diagnostics(
         label_issues=label_issues,
         slices=slices,
         calibration=calibration,
-        overlaps=overlaps,
-        duplicates=duplicate_inputs(duplicates),
+        overlaps=feature_space.pairs if feature_space is not None else (),
+        duplicates=duplicates.groups if duplicates is not None else (),
         attention=attention,
         separability=separability,
     )
@@ -116,6 +103,5 @@ def run_diagnostics(
         label_issues=label_issues,
         slices=slices,
         calibration=calibration,
-        overlaps=overlaps,
         findings=run_rules(inputs),
     )

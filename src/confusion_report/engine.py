@@ -17,66 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from .data import load_rgb
+from .batch import Batch, ImageDataset, collate
+from .collectors.base import Collector, take_rows
+from .collectors.embedding import EmbeddingCollector
 from .errors import ReportError
 from .gpu_decode import DeviceDecoder, device_batches
 from .loading import LoadedModel, get_submodule
-
-
-class ImageDataset(Dataset):
-    """Decodes and transforms one image per item; a failed decode yields its reason instead of a tensor."""
-
-    def __init__(self, paths: Sequence[Path], transform: Callable) -> None:
-        # One numpy array of strings, not a list of Path objects: forked workers touching Python objects
-        # copy their pages (refcounts), which multiplies the list's memory by the number of workers.
-        self.paths = np.array([str(p) for p in paths])
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        try:
-            img, conversion = load_rgb(Path(str(self.paths[i])))
-            size = img.size
-            tensor = self.transform(img)
-        except ValueError as exc:
-            return i, None, str(exc), None, None
-        except Exception as exc:  # a transform can fail on odd inputs; the file is reported, not lost
-            return i, None, f"cannot preprocess: {exc}", None, None
-        return i, tensor, None, size, conversion
-
-
-@dataclass
-class Batch:
-    """What the collate function hands the pass: the good images stacked, the failed ones listed."""
-
-    indices: list[int]
-    images: torch.Tensor | None
-    sizes: list[tuple[int, int]]
-    conversions: list[str | None]
-    failed: list[tuple[int, str]]
-    mismatch: str | None = None
-
-    def pin_memory(self) -> Batch:
-        """Called by the DataLoader (``pin_memory=True``) so the copy to the GPU can be non-blocking."""
-        if self.images is not None:
-            self.images = self.images.pin_memory()
-        return self
-
-
-def collate(items) -> Batch:
-    """Stack decodable images; keep failures and detect mixed input sizes with a clear message."""
-    good = [it for it in items if it[1] is not None]
-    failed = [(it[0], it[2]) for it in items if it[1] is None]
-    shapes = {tuple(it[1].shape) for it in good}
-    if len(shapes) > 1:
-        return Batch([], None, [], [], failed, mismatch=", ".join(sorted(str(s) for s in shapes)))
-    images = torch.stack([it[1] for it in good]) if good else None
-    return Batch([it[0] for it in good], images, [it[3] for it in good], [it[4] for it in good], failed)
+from .outputs import logits_of
 
 
 @dataclass(frozen=True)
@@ -105,82 +54,6 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ReportError(f"unknown device {name!r}; use auto, cpu or cuda") from None
-
-
-class Collector:
-    """Something the one pass gathers per image besides the logits (embeddings, CAMs, statistics...).
-
-    The pass calls ``attach`` once before the first batch (register hooks, allocate arrays for ``n``
-    images), ``after_forward`` after each batch's forward (``idx`` are positions in the path list,
-    ``labels`` the true output indices or None), ``detach`` at the end (also on error), and
-    ``result(keep)`` to get arrays restricted to the decoded images. A collector that needs gradients
-    sets ``needs_grad``; the pass then runs with autograd enabled but with every parameter frozen, so
-    only what the collector marks as requiring grad builds a graph.
-    """
-
-    name: str = "collector"
-    needs_grad: bool = False
-
-    def attach(self, module: nn.Module, n: int) -> None:
-        """Register hooks and allocate per-image arrays."""
-
-    def after_forward(
-        self, idx: np.ndarray, x: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor | None
-    ) -> None:
-        """Consume one batch (``x`` as the model saw it, ``logits`` its output)."""
-
-    def detach(self) -> None:
-        """Remove hooks."""
-
-    def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
-        """Arrays for the decoded images (rows ``keep``), by name."""
-        return {}
-
-
-class EmbeddingCollector(Collector):
-    """The input (default) or output of one layer, flattened: the penultimate embedding."""
-
-    name = "embedding"
-
-    def __init__(self, layer: nn.Module, *, output: bool = False) -> None:
-        self.layer = layer
-        self.output = output
-        self.store: list[torch.Tensor] = []
-        self.array: np.ndarray | None = None
-        self.n = 0
-        self.handle = None
-
-    def attach(self, module: nn.Module, n: int) -> None:
-        self.n = n
-        if self.output:
-            self.handle = self.layer.register_forward_hook(lambda _m, _i, out: self.store.append(out))
-        else:
-            self.handle = self.layer.register_forward_pre_hook(lambda _m, inp: self.store.append(inp[0]))
-
-    def after_forward(self, idx, x, logits, labels) -> None:
-        if not self.store:
-            return
-        emb = self.store[-1].detach().flatten(1).float().cpu().numpy()
-        self.store.clear()
-        if self.array is None:
-            self.array = np.zeros((self.n, emb.shape[1]), dtype=np.float32)
-        self.array[idx] = emb
-
-    def detach(self) -> None:
-        if self.handle is not None:
-            self.handle.remove()
-            self.handle = None
-
-    def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
-        return {} if self.array is None else {"embedding": take_rows(self.array, keep)}
-
-
-def take_rows(array: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``array[keep]``, without the copy when ``keep`` is every row (no image failed): at 100k images the
-    per-image arrays are the build's memory, and a second copy of each would double it."""
-    if len(keep) == len(array) and (len(keep) == 0 or (keep[0] == 0 and keep[-1] == len(array) - 1)):
-        return array  # keep is sorted and unique, so first 0 and last n-1 with length n means all rows
-    return array[keep]
 
 
 def autocast_for(device: torch.device) -> tuple[contextlib.AbstractContextManager, str | None]:
@@ -225,26 +98,17 @@ def _probe(model: LoadedModel, sample: torch.Tensor, emb: EmbeddingCollector | N
                 f"the model fails on an input of shape {tuple(sample[None].shape)}: {_one_line(exc)} "
                 "(check --preset/--resize/--crop)"
             ) from None
-        out = _logits_of(out)
+        out = logits_of(out)
         if out.dim() != 2:
             raise ReportError(f"the model returns shape {tuple(out.shape)}; expected (batch, classes) logits")
         emb_dim = int(emb.store[0].flatten(1).shape[1]) if emb is not None and emb.store else None
         if emb is not None:
             emb.store.clear()
         try:
-            batchable = _logits_of(model.module(torch.stack([sample, sample]))).shape[0] == 2
+            batchable = logits_of(model.module(torch.stack([sample, sample]))).shape[0] == 2
         except Exception:
             batchable = False
     return Probe(int(out.shape[1]), tuple(sample.shape), emb_dim, batchable)
-
-
-def _logits_of(out) -> torch.Tensor:
-    # Some models return (logits, aux) or a dict with 'logits'; take the classification output.
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    if isinstance(out, dict):
-        out = out.get("logits", next(iter(out.values())))
-    return out
 
 
 def _one_line(exc: BaseException) -> str:
@@ -307,9 +171,10 @@ def run_pass(
     conversions: dict[str, int] = {}
     skipped: list[tuple[int, str]] = []
     bar = tqdm(total=n, desc="pass", unit="img", disable=not progress, file=sys.stderr, leave=False)
-    for c in collectors:
-        c.attach(module, n)
-    try:
+    with contextlib.ExitStack() as attached:
+        for c in collectors:
+            attached.enter_context(c.attached(module, n))
+        attached.callback(bar.close)
         with grad_mode():
             for batch in device_batches(loader, decoder or partial(_to_device, device=device), device):
                 skipped.extend(batch.failed)
@@ -324,7 +189,7 @@ def run_pass(
                     if device.type == "cuda":
                         x = x.contiguous(memory_format=torch.channels_last)
                     with autocast:
-                        out = _logits_of(module(x))
+                        out = logits_of(module(x))
                     y = None if labels_t is None else labels_t[idx].to(device, non_blocking=True)
                     for c in collectors:
                         c.after_forward(idx, x, out, y)
@@ -335,10 +200,6 @@ def run_pass(
                         if conv:
                             conversions[conv] = conversions.get(conv, 0) + 1
                 bar.update(len(batch.indices) + len(batch.failed))
-    finally:
-        for c in collectors:
-            c.detach()
-        bar.close()
     keep = np.flatnonzero(ok)
     extras: dict[str, np.ndarray] = {}
     for c in collectors:

@@ -1,6 +1,6 @@
-"""The feature-space stage of a build: projection for the chart, neighbour overlap, near-duplicates.
+"""Feature space, part of the analyse stage: projection for the chart, neighbour overlap, near-duplicates.
 
-``api.build`` calls :func:`run_feature_space` after the core analyses. It needs the embeddings; without
+The analyse stage calls :func:`run_feature_space` after the core analyses. It needs the embeddings; without
 them it returns nothing and says why. No torch here.
 """
 
@@ -14,19 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from .analyses.duplicates import dhash, find_duplicates
-from .analyses.knn import KnnGraph, knn_graph
+from .analyses.knn import KnnGraph, knn_graph, normalise
 from .analyses.neighbours import K, analyse_neighbours
 from .analyses.predictions import Predictions
-from .analyses.projection import MAX_POINTS, normalise, project
+from .analyses.projection import MAX_POINTS, project
 from .data import load_rgb
-from .feature_results import Duplicates, FeatureSpace, Projection
-from .results import Gallery, Pair
+from .display import LIMITS
+from .results import Duplicates, FeatureSpace, Gallery, Pair, Projection
 
 # Tooltip thumbnails in the chart: the most confident errors and a seeded sample of correct images.
 TOOLTIP_ERRORS = 500
 TOOLTIP_CORRECT = 200
-# Groups whose images the report shows (the JSON lists up to duplicates.MAX_GROUPS).
-DUPLICATE_GROUPS_SHOWN = 30
 DUPLICATE_K = 5
 
 
@@ -120,7 +118,7 @@ def run_feature_space(
     for e in feature_space.error_neighbours:
         media_paths.append(e.path)
         media_paths.extend(n.path for n in e.neighbours)
-    for g in duplicates.groups[:DUPLICATE_GROUPS_SHOWN]:
+    for g in duplicates.groups[: LIMITS.duplicate_groups]:
         media_paths.extend(m.path for m in g.members)
     return FeatureSpaceOutput(
         feature_space, duplicates, projection, graph, tuple(dict.fromkeys(media_paths)), tuple(warnings), seconds

@@ -27,7 +27,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .data import _to_rgb, load_rgb
+from .batch import Batch
+from .data import load_rgb, to_rgb
 from .results import PreprocessInfo
 
 # JPEG modes nvJPEG turns into RGB the way Pillow's convert("RGB") does; CMYK/YCCK go through Pillow.
@@ -161,7 +162,7 @@ def decode_jpegs(datas: list[torch.Tensor], device: torch.device) -> list[torch.
         try:
             with Image.open(io.BytesIO(data.numpy().tobytes())) as im:
                 im.load()
-                img, _ = _to_rgb(im)
+                img, _ = to_rgb(im)
             out.append(_uint8_chw(img).to(device))
         except ValueError as exc:
             out.append(str(exc))
@@ -205,7 +206,6 @@ class DeviceDecoder:
 
     def __call__(self, batch: EncodedBatch):
         """Decode, resize, crop, scale and normalise on the device; files that fail join ``failed``."""
-        from .engine import Batch
 
         jpeg_pos = [k for k, j in enumerate(batch.is_jpeg) if j]
         decoded: list[torch.Tensor | str | None] = [None] * len(batch.payloads)

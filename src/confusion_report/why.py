@@ -1,7 +1,8 @@
-"""Wiring of the "why" parts into a build: collectors for the pass, then analyses and the explain pass.
+"""The "why" parts of a build: collectors for the pass, then analyses and the small explain pass.
 
-``plan_why`` runs before the pass (find the target layer and the stages, make the collectors);
-``analyse_why`` runs after the core analyses and returns the optional ``ReportData`` fields and media.
+``plan_why`` runs in the load stage (find the target layer and the stages, make the collectors);
+``analyse_why`` runs in the analyse stage and returns :class:`WhyResults`: the attention statistics,
+depth of separation, overlays and activation views, plus their pictures as numbers for the media stage.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import torch
 from .analyses.attention import compute_attention
 from .analyses.predictions import Predictions
 from .analyses.separation import compute_separation
-from .cams import CamCollector, StageCollector, find_stages, find_target_layer, trace_shapes
+from .collectors.base import Collector
+from .collectors.cams import CamCollector
+from .collectors.stages import StageCollector
 from .config import BuildConfig
-from .engine import Collector
 from .errors import ReportError
+from .explain.pictures import Picture
 from .explain.run import ExplainOptions, activation_views, explain_galleries
+from .layers import find_stages, find_target_layer, trace_shapes
 from .loading import LoadedModel, get_submodule
-from .render.thumbnails import make_thumbnails
-from .results import Gallery, Pair, PreprocessInfo
+from .results import AttentionResult, ExplainInfo, Gallery, Pair, PairActivations, PreprocessInfo, Separation
 
 
 @dataclass
@@ -70,6 +73,21 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
     return plan
 
 
+@dataclass(frozen=True)
+class WhyResults:
+    """What the why parts add to a report; ``pictures`` are the overlays and feature maps as numbers."""
+
+    attention: AttentionResult | None = None
+    separation: Separation | None = None
+    explain: ExplainInfo | None = None
+    activations: tuple[PairActivations, ...] = ()
+    pictures: dict[str, Picture] = field(default_factory=dict)
+
+    def shown_paths(self) -> list[str]:
+        """Dataset images the why sections show beside the pictures (top-activating images of channels)."""
+        return [path for v in self.activations for c in v.channels for path in c.top_images]
+
+
 def analyse_why(
     cfg: BuildConfig,
     plan: WhyPlan,
@@ -84,19 +102,18 @@ def analyse_why(
     prep: PreprocessInfo,
     device: torch.device,
     batchable: bool = True,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The optional ReportData fields (attention, separation, explain, activations) and their media."""
-    fields: dict[str, Any] = {}
-    media: dict[str, str] = {}
+) -> WhyResults:
+    """Attention statistics, depth of separation, gallery overlays and activation views."""
+    attention = separation = explain = None
+    activations: tuple[PairActivations, ...] = ()
+    pictures: dict[str, Picture] = {}
     if "cams" in extras and plan.target_layer:
-        fields["attention"] = compute_attention(
-            preds, extras["cams"], pairs, layer=plan.target_layer, top_pairs=cfg.top_pairs
-        )
+        attention = compute_attention(preds, extras["cams"], pairs, layer=plan.target_layer, top_pairs=cfg.top_pairs)
     stage_arrays = {s: extras[f"stage:{s}"] for s in plan.stages if f"stage:{s}" in extras}
     if preds.embeddings is not None and not _same_as_last_stage(preds.embeddings, stage_arrays):
         stage_arrays["embedding"] = preds.embeddings
     if stage_arrays and pairs:
-        fields["separation"] = compute_separation(preds, stage_arrays, pairs, top_pairs=cfg.top_pairs)
+        separation = compute_separation(preds, stage_arrays, pairs, top_pairs=cfg.top_pairs)
     if cfg.explain and galleries:
         options = ExplainOptions(
             methods=tuple(cfg.explain),
@@ -105,7 +122,7 @@ def analyse_why(
             occlusion_stride=cfg.occlusion_stride,
             n_samples=cfg.explain_samples,
         )
-        info, m = explain_galleries(
+        explain, m = explain_galleries(
             loaded,
             galleries,
             names=preds.names,
@@ -116,11 +133,10 @@ def analyse_why(
             target_layer=plan.target_layer,
             options=options,
         )
-        fields["explain"] = info
-        media.update(m)
+        pictures.update(m)
     if plan.stages and galleries and batchable:  # the views run the gallery images in one batch
         stage_extras = {k: v for k, v in extras.items() if k.startswith("stage:")}
-        views, m = activation_views(
+        activations, m = activation_views(
             loaded,
             galleries,
             pairs,
@@ -131,12 +147,8 @@ def analyse_why(
             transform=transform,
             device=device,
         )
-        fields["activations"] = views
-        media.update(m)
-        tops = [path for v in views for c in v.channels for path in c.top_images]
-        thumbs, _ = make_thumbnails(root, tops)
-        media.update(thumbs)
-    return fields, media
+        pictures.update(m)
+    return WhyResults(attention, separation, explain, activations, pictures)
 
 
 def _same_as_last_stage(embedding: np.ndarray, stages: dict[str, np.ndarray]) -> bool:

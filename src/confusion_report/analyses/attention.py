@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..explain_results import GRID_NAMES, AttentionMap, AttentionResult, AttentionStats, ClassAttention, PairAttention
-from ..results import Pair
+from ..findings.inputs import PairAttentionInput
+from ..results import GRID_NAMES, AttentionMap, AttentionResult, AttentionStats, ClassAttention, Pair, PairAttention
 from .predictions import Predictions
 
 
@@ -116,8 +116,6 @@ def _cell_and_border_shares(dists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pair_attention_inputs(p: Predictions, cams: np.ndarray, pairs: tuple[Pair, ...], *, top_pairs: int):
     """What the ``attention_region`` rule reads, per top pair: the errors' CAM (for the class chosen)
     against the CAM of correctly classified images of both classes, as per-image grid and border shares."""
-    from ..evidence import PairAttentionInput
-
     pred_d = normalise_maps(cams[:, 0])
     preds = p.preds
     correct = preds == p.labels

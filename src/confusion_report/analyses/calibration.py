@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evidence import Calibration, ClassCalibration, ReliabilityBin
+from ..results import Calibration, ClassCalibration, ReliabilityBin
 from .predictions import Predictions
 
 N_BINS = 15

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..explain_results import ChannelContrast
-from ..results import Pair
+from ..results import ChannelContrast, Pair
 from .predictions import Predictions
 
 CHANNELS_SHOWN = 3

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..group_results import ClassGroups, GroupSummary
-from ..results import Confusion
+from ..results import ClassGroups, Confusion, GroupSummary
 from .confusion import cluster_order
 
 UNGROUPED = "(no group)"

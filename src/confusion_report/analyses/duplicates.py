@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from ..feature_results import DuplicateGroup, DuplicateMember, Duplicates
+from ..results import DuplicateGroup, DuplicateMember, Duplicates
 from .knn import KnnGraph
 from .predictions import Predictions
 

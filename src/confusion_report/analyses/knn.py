@@ -1,10 +1,26 @@
-"""One k-nearest-neighbour graph over the full embeddings, shared by the neighbour and duplicate analyses."""
+"""The one feature-space geometry: centred unit-length embeddings and their k-nearest-neighbour graph.
+
+Every feature-space measure (projection, pair overlap, near-duplicates, label issues' neighbour
+agreement) uses :func:`normalise` and one :func:`knn_graph`, so a pair has one silhouette per report.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def normalise(embeddings: np.ndarray) -> np.ndarray:
+    """Centre on the mean embedding and scale each row to unit length (float32).
+
+    Penultimate activations after a ReLU all sit in one orthant, where every cosine is high; centring
+    makes cosine similarity tell classes apart.
+    """
+    e = np.asarray(embeddings, dtype=np.float32)
+    e = e - e.mean(axis=0, keepdims=True)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    return e / np.maximum(norms, 1e-12)
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evidence import LabelIssues, LabelSuspect, NoiseExcess
+from ..results import LabelIssues, LabelSuspect, NoiseExcess
 from .neighbour_labels import neighbour_index, neighbour_label_distribution
-from .predictions import Predictions
+from .predictions import Predictions, softmax
 
 K_NEIGHBOURS = 10
 EXCESS_THRESHOLD = 0.05
@@ -81,11 +81,7 @@ def rank_suspects(
     Returns the ranked indices, the score per image (lower = more suspicious), the neighbour view,
     the suggested class per image, the significant excess pairs and the fitted temperature.
     """
-    # One float64 array, softmax in place: at 50,000 x 1,000 every copy of it is 400 MB.
-    probs = np.array(logits, dtype=np.float64)
-    probs -= probs.max(axis=1, keepdims=True)
-    np.exp(probs, out=probs)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = softmax(logits)
     n, c = probs.shape
     rows = np.arange(n)
     flagged, _ = confident_learning(probs, labels)
@@ -205,13 +201,7 @@ def noise_excess(
     from scipy.stats import poisson
 
     t, bias = fit_calibration(logits, labels)
-    # Softmax in place in one float64 array (at 50,000 x 1,000 each copy is 400 MB).
-    probs = np.array(logits, dtype=np.float64)
-    probs /= t
-    probs += bias[None, :]
-    probs -= probs.max(axis=1, keepdims=True)
-    np.exp(probs, out=probs)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = softmax(np.asarray(logits, dtype=np.float32) / t + bias[None, :].astype(np.float32))
     n, c = probs.shape
     low = probs <= threshold
     # For each image and candidate given class a: the most probable other class b. The two most

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def normalise(emb: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32)."""
-    e = np.asarray(emb, dtype=np.float32)
-    return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
+from .knn import knn_graph, normalise
 
 
 def neighbour_index(emb: np.ndarray, k: int) -> np.ndarray:
-    """Indices of each row's ``k`` nearest other rows by cosine (the feature space's exact k-NN graph)."""
-    from .knn import knn_graph
-
+    """Indices of each row's ``k`` nearest other rows (the feature space's geometry: centred cosine)."""
     return knn_graph(normalise(emb), k=k).index
 
 

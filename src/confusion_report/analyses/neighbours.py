@@ -1,6 +1,6 @@
 """Do the confused classes overlap in the model's own feature space? Measured on the full embeddings.
 
-Everything uses cosine similarity of centred, unit-length embeddings (see ``projection.normalise``):
+Everything uses cosine similarity of centred, unit-length embeddings (see ``knn.normalise``):
 k-nearest-neighbour label shares per class and per pair, the pair's cosine silhouette, class-centroid
 similarity, and the nearest neighbours of each gallery error.
 """
@@ -11,16 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..feature_results import (
+from ..results import (
     ClassOverlap,
     ErrorNeighbours,
     FeatureSpace,
+    Gallery,
     Neighbour,
+    Pair,
     PairOverlap,
     ProjectionInfo,
     SimilarClasses,
 )
-from ..results import Gallery, Pair
 from .knn import KnnGraph, knn_graph
 from .predictions import Predictions
 

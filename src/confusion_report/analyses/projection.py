@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..feature_results import Projection, ProjectionInfo
+from ..results import Projection, ProjectionInfo
+from .knn import normalise
 from .predictions import Predictions
 
 METHODS = ("umap", "tsne", "pca")
@@ -111,18 +112,6 @@ def _proportional(idx: np.ndarray, groups: np.ndarray, budget: int, rng: np.rand
         take[np.argsort(-(share - take), kind="stable")[:rest]] += 1
     picked = [rng.choice(idx[groups == v], size=t, replace=False) for v, t in zip(values, take, strict=True) if t]
     return np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
-
-
-def normalise(embeddings: np.ndarray) -> np.ndarray:
-    """Centre on the mean embedding and scale each row to unit length (float32).
-
-    Penultimate activations after a ReLU all sit in one orthant, where every cosine is high; centring
-    makes cosine similarity tell classes apart.
-    """
-    e = np.asarray(embeddings, dtype=np.float32)
-    e = e - e.mean(axis=0, keepdims=True)
-    norms = np.linalg.norm(e, axis=1, keepdims=True)
-    return e / np.maximum(norms, 1e-12)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..explain_results import PairSeparation, Separation, StageScore
-from ..results import Pair
+from ..findings.inputs import StageSeparability
+from ..results import Pair, PairSeparation, Separation, StageScore
 from .predictions import Predictions
 
 MAX_PER_CLASS = 300
@@ -86,8 +86,6 @@ def compute_separation(
 
 def separability_inputs(separation) -> tuple:
     """What the ``layer_separation`` rule reads: per pair, the probe accuracy at each stage, shallow first."""
-    from ..evidence import StageSeparability
-
     if separation is None:
         return ()
     return tuple(

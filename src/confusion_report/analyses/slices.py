@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from ..evidence import PropertySlice
-from ..results import Pair
+from ..results import Pair, PropertySlice
 from .image_stats import ImageStats
 from .predictions import Predictions
 from .significance import bh_qvalues, fisher_greater
 
 EXAMPLES = 8
+
+
+class SliceTest(NamedTuple):
+    """One Fisher test: class ``a`` (or pair ``a -> b``), a slice of one property, its counts and p-value."""
+
+    a: int
+    b: int | None
+    prop: str
+    direction: str
+    threshold: float
+    n_in: int
+    errors_in: int
+    n_out: int
+    errors_out: int
+    lift: float
+    p_value: float
+    wrong: np.ndarray  # indices of the errors inside the slice
 
 
 def _tests_for(
@@ -75,37 +92,37 @@ def find_slices(
             pv = fisher_greater(e_in, n_in - e_in, e_out, n_out - e_out)
             rate_in, rate_out = e_in / n_in, e_out / max(n_out, 1)
             lift = rate_in / rate_out if rate_out > 0 else float("inf")
-            rows.append((a, b, prop, direction, thr, n_in, e_in, n_out, e_out, lift, pv, members[mask & err]))
+            rows.append(SliceTest(a, b, prop, direction, thr, n_in, e_in, n_out, e_out, lift, pv, members[mask & err]))
     if not rows:
         return ()
-    q = bh_qvalues([r[10] for r in rows])
-    kept: dict[tuple[int, int | None], list] = {}
+    q = bh_qvalues([r.p_value for r in rows])
+    kept: dict[tuple[int, int | None], list[tuple[SliceTest, float]]] = {}
     for r, qv in zip(rows, q, strict=True):
-        if qv <= max_q and r[9] >= min_lift and r[6] >= min_errors:
-            kept.setdefault((r[0], r[1]), []).append((*r, qv))
+        if qv <= max_q and r.lift >= min_lift and r.errors_in >= min_errors:
+            kept.setdefault((r.a, r.b), []).append((r, float(qv)))
     out = []
     for (a, b), items in kept.items():
-        items.sort(key=lambda r: r[10])
-        best = items[0]
-        wrong = best[11]
+        items.sort(key=lambda item: item[0].p_value)
+        best, best_q = items[0]
+        wrong = best.wrong
         conf = probs[wrong, preds[wrong]]
         examples = tuple(p.paths[i] for i in wrong[np.argsort(-conf, kind="stable")][:EXAMPLES])
         out.append(
             PropertySlice(
                 true=p.names[a],
                 pred=None if b is None else p.names[b],
-                prop=best[2],
-                direction=best[3],
-                threshold=best[4],
-                n_slice=best[5],
-                errors_slice=best[6],
-                n_rest=best[7],
-                errors_rest=best[8],
-                lift=float(best[9]),
-                p_value=float(best[10]),
-                q_value=float(best[12]),
+                prop=best.prop,
+                direction=best.direction,
+                threshold=best.threshold,
+                n_slice=best.n_in,
+                errors_slice=best.errors_in,
+                n_rest=best.n_out,
+                errors_rest=best.errors_out,
+                lift=float(best.lift),
+                p_value=float(best.p_value),
+                q_value=best_q,
                 examples=examples,
-                also=tuple(dict.fromkeys(f"{r[2]} {r[3]}" for r in items[1:] if r[2] != best[2])),
+                also=tuple(dict.fromkeys(f"{r.prop} {r.direction}" for r, _ in items[1:] if r.prop != best.prop)),
             )
         )
     out.sort(key=lambda s: (s.p_value, s.true, s.pred or ""))

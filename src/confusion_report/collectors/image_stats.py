@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..analyses.image_stats import GRAY_TOLERANCE, LUMA, STAT_NAMES
-from ..engine import Collector
+from .base import Collector
 
 
 class ImageStatsCollector(Collector):

@@ -1,7 +1,7 @@
-"""Run the chosen explainers over the gallery images of each top pair; return results and media.
+"""Run the chosen explainers over the gallery images of each top pair; return results and pictures.
 
-Every picture is stored as a data URI in ``media`` under an ``xp:`` key, so the render step only
-places ``<img>`` elements and never needs torch.
+Every picture comes back as numbers (:mod:`.pictures`) under an ``xp:`` or ``xa:`` media key; the
+media stage encodes them with the thumbnails, so nothing here writes an image file or a data URI.
 """
 
 from __future__ import annotations
@@ -16,15 +16,23 @@ import torch
 
 from ..analyses.channels import channel_contrasts
 from ..analyses.predictions import Predictions
-from ..cams import logits_module
 from ..data import load_rgb
-from ..explain_results import ExplainImage, ExplainInfo, FeatureMapView, PairActivations, PairExplanation
 from ..loading import LoadedModel, get_submodule
-from ..render.overlay import gray_uri, overlay_uri
-from ..results import Gallery, Pair, PreprocessInfo
+from ..outputs import logits_module
+from ..results import (
+    ExplainImage,
+    ExplainInfo,
+    FeatureMapView,
+    Gallery,
+    Pair,
+    PairActivations,
+    PairExplanation,
+    PreprocessInfo,
+)
 from .activations import feature_maps, top_channels
 from .gradcam import LogitDifference, cam_maps, class_target
 from .occlusion import default_window, occlusion_maps
+from .pictures import FeatureMapPicture, OverlayPicture, Picture
 from .surrogate import superpixels, surrogate_map
 
 EXPLAIN_METHODS = ("gradcam", "occlusion", "lime", "shap")
@@ -90,7 +98,7 @@ def explain_galleries(
     device: torch.device,
     target_layer: str | None,
     options: ExplainOptions,
-) -> tuple[ExplainInfo, dict[str, str]]:
+) -> tuple[ExplainInfo, dict[str, Picture]]:
     """Overlays for every gallery image of every pair: CAM(A), CAM(B), B - A, occlusion, LIME, SHAP."""
     started = time.perf_counter()
     methods = list(options.methods)
@@ -107,7 +115,7 @@ def explain_galleries(
             methods.insert(0, "occlusion")
     model = logits_module(loaded.module).to(device).eval()
     layer = get_submodule(loaded.module, target_layer) if "gradcam" in methods and target_layer else None
-    media: dict[str, str] = {}
+    pictures: dict[str, Picture] = {}
     cache: dict[str, torch.Tensor] = {}
     window = stride = None
     out_pairs = []
@@ -165,7 +173,7 @@ def explain_galleries(
             overlays = {}
             for c, (title, maps) in enumerate(columns.items()):
                 key = f"xp:{g.anchor}:{k}:{c}"
-                media[key] = overlay_uri(rgb, maps[k], signed=title in signed)
+                pictures[key] = OverlayPicture(rgb, maps[k], signed=title in signed)
                 overlays[title] = key
             images.append(
                 ExplainImage(path=path, role=role, true=_label(role, g), pred=names[int(preds[k])], overlays=overlays)
@@ -184,7 +192,7 @@ def explain_galleries(
         notes=tuple(notes),
         pairs=tuple(out_pairs),
     )
-    return info, media
+    return info, pictures
 
 
 def _label(role: str, g: Gallery) -> str:
@@ -202,7 +210,7 @@ def activation_views(
     root: Path,
     transform: Callable,
     device: torch.device,
-) -> tuple[tuple[PairActivations, ...], dict[str, str]]:
+) -> tuple[tuple[PairActivations, ...], dict[str, Picture]]:
     """Per pair: top channels of a middle and a late stage on an error and typical A and B images, and
     the late-stage channels that differ most between A and B (with their top-activating images)."""
     if not loaded.hookable or not stages:
@@ -210,7 +218,7 @@ def activation_views(
     layers = list(dict.fromkeys([stages[(len(stages) - 1) // 2], stages[-1]]))
     model = logits_module(loaded.module).to(device).eval()
     by_anchor = {p.anchor: p for p in pairs}
-    media: dict[str, str] = {}
+    pictures: dict[str, Picture] = {}
     out = []
     for g in galleries:
         chosen = [
@@ -237,7 +245,7 @@ def activation_views(
                     keys = []
                     for c in chans:
                         key = f"xa:{g.anchor}:{name}:{k}:{int(c)}"
-                        media[key] = gray_uri(fmaps[name][k][c])
+                        pictures[key] = FeatureMapPicture(fmaps[name][k][c])
                         keys.append(key)
                     views.append(
                         FeatureMapView(
@@ -249,4 +257,4 @@ def activation_views(
         if late in stage_arrays and g.anchor in by_anchor:
             channels = channel_contrasts(preds, stage_arrays[late], by_anchor[g.anchor], layer=stages[-1])
         out.append(PairActivations(true=g.true, pred=g.pred, anchor=g.anchor, views=tuple(views), channels=channels))
-    return tuple(out), media
+    return tuple(out), pictures

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..analyses.significance import bh_qvalues, strength
-from ..evidence import GRID_CELLS, PairAttentionInput
-from ..results import Finding
-from .inputs import FindingInputs
+from ..results import GRID_NAMES, Finding
+from .inputs import FindingInputs, PairAttentionInput
 from .text import pct, pval, times
 
 MIN_ERRORS = 5
@@ -23,7 +22,7 @@ def _tests(a: PairAttentionInput) -> list[tuple[str, float, float, float]]:
 
     out = []
     err, cor = np.asarray(a.error_cells, dtype=np.float64), np.asarray(a.correct_cells, dtype=np.float64)
-    regions = [(GRID_CELLS[c], err[:, c], cor[:, c]) for c in range(9)]
+    regions = [(GRID_NAMES[c], err[:, c], cor[:, c]) for c in range(9)]
     if len(a.error_border) and len(a.correct_border):
         regions.append(("border", np.asarray(a.error_border, float), np.asarray(a.correct_border, float)))
     for name, e, c in regions:

@@ -6,56 +6,56 @@ import math
 
 from ..results import Finding
 from .inputs import FindingInputs
-from .text import pct, times
+from .text import pct
 
-MIN_MIXING = 0.2  # a fifth of the neighbours from the other class
-MIN_RATIO = 3.0  # ... and three times the median pair
+# The feature-space section's own verdict: at mixing / chance >= 0.5 the two classes are at least half
+# as mixed among each other's nearest neighbours as random labels would be ("overlapping").
+MIN_MIXING_RATIO = 0.5
 MAX_SILHOUETTE = 0.1
 MIN_IMAGES = 40
 
 
 def rule(inp: FindingInputs) -> Finding | None:
-    """The pair with the most neighbour mixing, if it is high in absolute terms and against other pairs.
+    """The measured pair that mixes most, if the section calls it overlapping and its silhouette agrees.
 
+    Reads the same :class:`~confusion_report.results.PairOverlap` the feature-space section shows.
     Neighbour mixing over thousands of neighbour slots is a stable description rather than a noisy
-    estimate, so the rule uses effect sizes (mixing >= 0.2 and >= 3x the median pair, silhouette
-    <= 0.1) and a minimum number of images instead of a p-value.
+    estimate, so the rule uses effect sizes (mixing at least half of chance, cosine silhouette <= 0.1)
+    and a minimum number of images instead of a p-value.
     """
     best = None
     for o in inp.overlaps:
-        if o.n < MIN_IMAGES or o.neighbour_mixing < MIN_MIXING:
-            continue
-        if o.neighbour_mixing < MIN_RATIO * max(o.baseline_mixing, 1e-9):
+        if o.n_a + o.n_b < MIN_IMAGES or o.mixing_ratio < MIN_MIXING_RATIO:
             continue
         if math.isnan(o.silhouette) or o.silhouette > MAX_SILHOUETTE:
             continue
-        if best is None or o.neighbour_mixing > best.neighbour_mixing:
+        if best is None or o.mixing_ratio > best.mixing_ratio:
             best = o
     if best is None:
         return None
-    pair = inp.pair(best.true, best.pred)
-    ratio = best.neighbour_mixing / max(best.baseline_mixing, 1e-9)
+    pair = inp.pair(best.a, best.b) or inp.pair(best.b, best.a)
     return Finding(
         kind="feature_overlap",
         severity="medium",
-        title=f"{best.true} and {best.pred} overlap in feature space",
+        title=f"{best.a} and {best.b} overlap in feature space",
         text=(
-            f"On average {pct(best.neighbour_mixing)} of the {best.k} nearest neighbours of a {best.true} or "
-            f"{best.pred} image (in the model's embedding) belong to the other class, {times(ratio)} the median "
-            f"class pair ({pct(best.baseline_mixing, 1)}); silhouette {best.silhouette:.2f}. The features barely "
-            "separate them: errors here more likely call for more discriminative data or features than for "
-            "relabelling."
+            f"Among {best.a} and {best.b} images, {pct(best.mixing)} of each image's nearest neighbours (in the "
+            f"model's embedding) belong to the other class, {pct(best.mixing_ratio, 0)} of what random labels "
+            f"would give; silhouette {best.silhouette:.2f}. The features barely separate them: errors here more "
+            "likely call for more discriminative data or features than for relabelling."
         ),
-        classes=(best.true, best.pred),
+        classes=(best.a, best.b),
         evidence={
-            "neighbour_mixing": best.neighbour_mixing,
-            "baseline_mixing": best.baseline_mixing,
+            "mixing": best.mixing,
+            "chance": best.chance,
+            "mixing_ratio": best.mixing_ratio,
+            "share_ab": best.share_ab,
+            "share_ba": best.share_ba,
             "silhouette": best.silhouette,
-            "k": best.k,
-            "n": best.n,
+            "n": best.n_a + best.n_b,
             "anchor": pair.anchor if pair else None,
-            "section": "pairs",
-            "strength": float(min(50.0, 10 * best.neighbour_mixing)),
+            "section": "feature-space",
+            "strength": float(min(50.0, 20 * best.mixing_ratio)),
         },
         examples=pair.examples[:8] if pair else (),
     )

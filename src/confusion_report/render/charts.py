@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from ..feature_results import Projection
+from ..results import Projection
 
 EMBEDDING_CHART_ID = "chart-embedding"
 # Above this many points the chart draws on a canvas: SVG with tens of thousands of nodes is sluggish.

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from ..group_results import ClassGroups
-from ..results import ClassMetrics, Confusion
+from ..results import ClassGroups, ClassMetrics, Confusion
 from .heatmap import heatmap_svg
 
 # The per-class table pages (and gets a filter box) above this many rows.

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from markupsafe import Markup
 
-from ..confusion_json import SPARSE_ABOVE
+from ..display import LIMITS
 from ..results import Confusion, Pair, ReportData
+from ..results.confusion_json import SPARSE_ABOVE
 from .heatmap import heatmap_svg
 
 # Above this many classes the section shows the overview (the JSON turns sparse at the same size).
@@ -29,7 +30,6 @@ SUBMATRIX_CLASSES = 20
 CLUSTER_VIEWS = 8
 # Pairs table rows when there are many classes (the sub-matrices link into them).
 MANY_CLASS_PAIR_ROWS = 100
-PAIR_ROWS = 25
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Overview:
 
 def pair_rows(n_classes: int) -> int:
     """How many pairs the table lists."""
-    return MANY_CLASS_PAIR_ROWS if n_classes > OVERVIEW_ABOVE else PAIR_ROWS
+    return MANY_CLASS_PAIR_ROWS if n_classes > OVERVIEW_ABOVE else LIMITS.pairs_table
 
 
 def pair_links(data: ReportData) -> dict[tuple[str, str], str]:

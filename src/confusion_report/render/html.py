@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ..display import LIMITS
 from ..results import ReportData
 from .charts import charts_for, vega_bundle
 from .class_views import class_rows, group_heatmap
@@ -107,6 +108,7 @@ def render_html(data: ReportData) -> str:
     context = {
         "r": data,
         "media": data.media,
+        "limits": LIMITS,
         "heatmap": None
         if overview
         else heatmap_svg(

@@ -1,6 +1,6 @@
 """Frozen results of ``--class-groups``: confusion within vs across user-given groups of classes.
 
-Kept apart from ``results.py`` (as feature_results.py is); ``ReportData.class_groups`` holds it.
+``ReportData.class_groups`` holds it.
 """
 
 from __future__ import annotations

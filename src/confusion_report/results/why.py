@@ -1,13 +1,14 @@
-"""Frozen results of the "why" parts: attention statistics, depth of separation, overlays, activation views.
+"""Why-the-model-decides results: attention statistics, depth of separation, overlays, activation views.
 
-They live beside :mod:`results` (which holds them as optional fields at the end of ``ReportData``)
-so that the shared ``Pair`` stays unchanged; every entry is keyed by its pair's ``anchor``.
+Every entry is keyed by its pair's ``anchor``. Computed by ``analyses/attention.py``,
+``analyses/separation.py``, ``analyses/channels.py`` and the explain stage (``explain/``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The 3x3 cells of an image, row-major: index k is row k // 3, column k % 3.
 GRID_NAMES = ("top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right")
 
 

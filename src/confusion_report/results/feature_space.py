@@ -1,8 +1,9 @@
-"""Frozen results of the feature-space analyses: projection, neighbour overlap, near-duplicates.
+"""Feature-space results: projection, neighbour overlap of classes and pairs, near-duplicates.
 
-Kept apart from ``results.py`` so that this part of the contract reads in one place; ``ReportData``
-holds them as optional fields. The 2-D coordinates (:class:`Projection`) stay out of the JSON: only
-the chart needs them and they are not a measurement anyone reads back.
+Computed by ``analyses/projection.py``, ``analyses/neighbours.py`` and ``analyses/duplicates.py``.
+The 2-D coordinates (:class:`Projection`) stay out of the embedded JSON: only the chart needs them.
+:class:`PairOverlap` is the one measure of "do A and B overlap": the feature-space section shows it
+and the ``feature_overlap`` finding reads it.
 """
 
 from __future__ import annotations

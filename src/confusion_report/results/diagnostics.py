@@ -1,30 +1,12 @@
-"""Frozen result and input dataclasses behind the automatic findings.
+"""Diagnostics results: suspected label errors, error slices by image property, calibration.
 
-The first group is computed by this package's own analyses and travels in the JSON (label issues,
-property slices, calibration, near-duplicate groups, feature overlap). The second group are the
-*inputs* of the rules that other stages feed (attention grids per pair, per-stage probe accuracies):
-small, documented shapes so that any producer can be adapted to them.
-Nothing here imports torch, and nothing imports :mod:`confusion_report.results` (no cycle).
+Computed by ``analyses/label_issues.py``, ``analyses/slices.py`` and ``analyses/calibration.py``;
+the findings rules read them and the JSON carries them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
-
-# The 3x3 cells of an image, row-major: index k is row k // 3, column k % 3.
-GRID_CELLS = (
-    "top-left",
-    "top",
-    "top-right",
-    "left",
-    "center",
-    "right",
-    "bottom-left",
-    "bottom",
-    "bottom-right",
-)
 
 
 @dataclass(frozen=True)
@@ -124,67 +106,3 @@ class Calibration:
     per_class: tuple[ClassCalibration, ...]
     mean_confidence: float
     accuracy: float
-
-
-@dataclass(frozen=True)
-class PairOverlap:
-    """How much two classes mix in feature space.
-
-    ``neighbour_mixing``: over images of both classes, the mean share of each image's k nearest
-    neighbours (in the whole set) that carry the *other* class of the pair. ``silhouette``: cosine
-    silhouette of the two classes' embeddings (1 = apart, 0 = overlapping). ``baseline_mixing``: the
-    median mixing over all class pairs, for comparison.
-    """
-
-    true: str
-    pred: str
-    neighbour_mixing: float
-    silhouette: float
-    baseline_mixing: float
-    n: int
-    k: int
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    """Near-identical images (by embedding and, where checked, by pixels), with their labels."""
-
-    paths: tuple[str, ...]
-    labels: tuple[str, ...]
-    similarity: float  # minimum embedding cosine similarity inside the group
-    pixel_checked: bool = False
-    splits: tuple[str, ...] = ()  # per path, when the data has splits; empty otherwise
-
-
-@dataclass(frozen=True)
-class PairAttentionInput:
-    """Where the model looks for one directed pair, errors against correct predictions.
-
-    ``error_cells`` (n_errors x 9) and ``correct_cells`` (n_correct x 9): per image, the share of its
-    (non-negative) attention map in each 3x3 cell (rows sum to 1, order :data:`GRID_CELLS`), for the
-    errors ``true -> pred`` and for correctly classified images of ``true`` and ``pred``.
-    ``error_border`` / ``correct_border``: per image, the share of attention in the outer ring
-    (e.g. the outer 1/8 of each side); leave empty when unknown.
-    """
-
-    true: str
-    pred: str
-    error_cells: np.ndarray
-    correct_cells: np.ndarray
-    error_border: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    correct_border: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    examples: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class StageSeparability:
-    """Linear-probe accuracy separating ``true`` from ``pred`` at each stage of the network, shallow first.
-
-    ``accuracies[i]`` is a held-out accuracy on ``n`` balanced images (chance 0.5) at ``stage_names[i]``.
-    """
-
-    true: str
-    pred: str
-    stage_names: tuple[str, ...]
-    accuracies: tuple[float, ...]
-    n: int

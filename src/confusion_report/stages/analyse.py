@@ -1,0 +1,114 @@
+"""Stage 3, analyse: every analysis over the pass's arrays, then the findings rules.
+
+Core (metrics, confusion, pairs, clusters, galleries) -> feature space (projection, neighbour overlap,
+near-duplicates) -> why (attention, depth of separation, the small explain pass over gallery images)
+-> diagnostics (label issues, slices, calibration) and findings, which read all of the above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..analyses.attention import pair_attention_inputs
+from ..analyses.class_groups import group_confusion
+from ..analyses.clusters import find_clusters
+from ..analyses.confusion import compute_confusion
+from ..analyses.gallery import build_galleries
+from ..analyses.metrics import compute_metrics
+from ..analyses.pairs import rank_pairs
+from ..analyses.separation import separability_inputs
+from ..diagnostics import Diagnostics, run_diagnostics
+from ..feature_space import FeatureSpaceOutput, run_feature_space
+from ..results import ClassGroups, Cluster, Confusion, Gallery, Metrics, Pair
+from ..why import WhyResults, analyse_why
+from .load import Setup
+from .run_pass import PassResult
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The results of every analysis (``metrics`` already carries the calibration's ECE)."""
+
+    metrics: Metrics
+    confusion: Confusion
+    pairs: tuple[Pair, ...]
+    clusters: tuple[Cluster, ...]
+    galleries: tuple[Gallery, ...]
+    features: FeatureSpaceOutput
+    why: WhyResults
+    diagnostics: Diagnostics
+    warnings: tuple[str, ...]
+    class_groups: ClassGroups | None = None  # issue 13: errors within vs across --class-groups
+
+
+def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analysis:
+    """Core analyses, feature space, why, diagnostics and findings, in that order (each reads the previous)."""
+    cfg, p, extras = setup.cfg, done.predictions, done.arrays.extras
+    metrics = compute_metrics(p)
+    confusion = compute_confusion(p)
+    pairs = rank_pairs(p, focus=cfg.focus_classes)
+    clusters = find_clusters(confusion)
+    galleries = build_galleries(p, pairs, top_pairs=cfg.top_pairs)
+    warnings: list[str] = []
+    if setup.index.empty_classes:
+        empty = setup.index.empty_classes
+        warnings.append(f"{len(empty)} class folder(s) hold no images: " + ", ".join(empty[:10]))
+    if done.skipped:
+        warnings.append(f"{len(done.skipped)} file(s) were skipped (listed under Data).")
+
+    features = run_feature_space(
+        p, pairs=pairs, galleries=galleries, root=setup.index.root, method=cfg.projection, log=log
+    )
+    warnings.extend(features.warnings)
+    why = analyse_why(
+        cfg,
+        setup.why,
+        setup.model,
+        p,
+        extras,
+        pairs,
+        galleries,
+        root=setup.index.root,
+        transform=setup.transform,
+        prep=setup.prep,
+        device=done.device,
+        batchable=setup.probe.batchable,
+    )
+    attention_inputs = (
+        pair_attention_inputs(p, extras["cams"], pairs, top_pairs=cfg.top_pairs) if "cams" in extras else ()
+    )
+    diagnostics = run_diagnostics(
+        p,
+        confusion=confusion,
+        pairs=pairs,
+        clusters=clusters,
+        metrics=metrics,
+        extras=extras,
+        sizes=done.arrays.sizes,
+        skipped=done.skipped,
+        conversions=done.arrays.conversions,
+        graph=features.graph,
+        feature_space=features.feature_space,
+        duplicates=features.duplicates,
+        attention=attention_inputs,
+        separability=separability_inputs(why.separation),
+    )
+    return Analysis(
+        metrics=dataclasses.replace(metrics, ece=diagnostics.calibration.ece),
+        confusion=confusion,
+        pairs=pairs,
+        clusters=clusters,
+        galleries=galleries,
+        features=features,
+        why=why,
+        diagnostics=diagnostics,
+        warnings=tuple(warnings),
+        class_groups=(
+            group_confusion(confusion, setup.class_groups, source=Path(setup.cfg.class_groups).name)
+            if setup.class_groups
+            else None
+        ),
+    )
