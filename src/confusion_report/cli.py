@@ -248,6 +248,12 @@ def main() -> None:
     show_default=True,
     help="On CUDA, decode JPEGs (nvJPEG) and preprocess on the GPU; other formats are decoded on the CPU.",
 )
+@click.option(
+    "--class-groups",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of class,group (e.g. WordNet superclasses): confusion within vs across groups, the matrix "
+    "ordered and blocked by group.",
+)
 def build(
     model_path: Path,
     data: Path,
@@ -283,6 +289,7 @@ def build(
     checkpoint_every: int,
     verbose: bool,
     gpu_decode: bool,
+    class_groups: Path | None,
 ) -> None:
     """Run the model over labelled images once and write the report."""
     ctx = click.get_current_context()
@@ -327,6 +334,7 @@ def build(
         cache_dir=cache_dir,
         checkpoint_every=checkpoint_every,
         gpu_decode=gpu_decode,
+        class_groups=class_groups,
     )
     result = run_build(model_path, data, config=cfg)
     if result is None:

@@ -48,3 +48,5 @@ class BuildConfig:
     gpu_decode: bool = True
     # With cache_dir: images between two checkpoints of the pass (a killed run resumes after the last).
     checkpoint_every: int = 2000
+    # Many classes (issue 13): CSV of class -> group; confusion within vs across groups.
+    class_groups: Path | None = None

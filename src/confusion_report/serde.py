@@ -30,8 +30,10 @@ def to_jsonable(value: Any) -> Any:
     """Convert dataclasses, tuples, dicts and floats into plain JSON values (NaN becomes null).
 
     A field's ``metadata`` may rename it in JSON (``{"json": "class"}``) or leave it out
-    (``{"skip_json": True}``).
+    (``{"skip_json": True}``). A dataclass with a ``json_encode()`` method chooses its own shape.
     """
+    if hasattr(value, "json_encode") and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(value.json_encode())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.metadata.get("json", f.name): to_jsonable(getattr(value, f.name))
@@ -67,6 +69,8 @@ def from_jsonable(cls: Any, data: Any) -> Any:
             return None
         non_none = [a for a in args if a is not type(None)]
         return from_jsonable(non_none[0], data)
+    if dataclasses.is_dataclass(cls) and hasattr(cls, "json_decode"):
+        return cls.json_decode(data)  # the counterpart of json_encode()
     if dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
         kwargs = {}

@@ -6,6 +6,7 @@ drawn at all, so a 100-class matrix stays small.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,22 +41,31 @@ def luminance(color: str) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-def heatmap_cells(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: bool) -> list[HeatmapCell]:
+def heatmap_cells(
+    confusion: Confusion,
+    pairs: tuple[Pair, ...],
+    *,
+    off_diagonal: bool,
+    row_totals: Sequence[int] | None = None,
+    hrefs: Mapping[tuple[str, str], str] | None = None,
+) -> list[HeatmapCell]:
     """The non-zero cells in display order, coloured by row-normalised rate.
 
     With ``off_diagonal`` the diagonal is left out and colours are scaled to the largest error rate,
-    so that the errors are visible even when accuracy is high.
+    so that the errors are visible even when accuracy is high. A sub-matrix of a bigger one passes
+    its classes' ``row_totals`` (rates stay shares of the whole class) and may pass ``hrefs`` by
+    (true, pred) instead of linking every pair's anchor.
     """
     counts = np.asarray(confusion.counts, dtype=np.int64)
     order = list(confusion.order)
-    support = counts.sum(axis=1)
+    support = counts.sum(axis=1) if row_totals is None else np.asarray(row_totals, dtype=np.int64)
     rates = np.divide(counts, support[:, None], out=np.zeros(counts.shape), where=support[:, None] > 0)
     scale = 1.0
     if off_diagonal:
         off = rates.copy()
         np.fill_diagonal(off, 0)
         scale = float(off.max()) or 1.0
-    anchors = {(p.true, p.pred): p.anchor for p in pairs}
+    anchors = {(p.true, p.pred): p.anchor for p in pairs} if hrefs is None else hrefs
     cells = []
     for r, i in enumerate(order):
         for c, j in enumerate(order):
@@ -77,8 +87,21 @@ def heatmap_cells(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal
     return cells
 
 
-def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: bool, title: str) -> Markup:
-    """Draw the matrix; rows are true classes, columns predicted, both in the clustered order."""
+def heatmap_svg(
+    confusion: Confusion,
+    pairs: tuple[Pair, ...],
+    *,
+    off_diagonal: bool,
+    title: str,
+    row_totals: Sequence[int] | None = None,
+    hrefs: Mapping[tuple[str, str], str] | None = None,
+    blocks: Sequence[tuple[int, int]] = (),
+) -> Markup:
+    """Draw the matrix; rows are true classes, columns predicted, both in the clustered order.
+
+    ``row_totals`` and ``hrefs`` are passed to :func:`heatmap_cells`; ``blocks`` (start, size) in
+    display positions are outlined on the diagonal (the groups of ``--class-groups``).
+    """
     n = len(confusion.classes)
     cell = 36 if n <= 12 else 26 if n <= 20 else 16 if n <= 40 else 9
     font = 12 if n <= 20 else 9 if n <= 40 else 6
@@ -87,7 +110,7 @@ def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: 
     left, top = label_w + 18, label_w + 24  # room for rotated column labels under the axis title
     size = n * cell
     width, height = left + size + 4, top + size + 4
-    cells = heatmap_cells(confusion, pairs, off_diagonal=off_diagonal)
+    cells = heatmap_cells(confusion, pairs, off_diagonal=off_diagonal, row_totals=row_totals, hrefs=hrefs)
     out = [
         f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
         f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{escape(title)}">',
@@ -125,5 +148,10 @@ def heatmap_svg(confusion: Confusion, pairs: tuple[Pair, ...], *, off_diagonal: 
         if c.href:
             rect = f'<a href="#{escape(c.href)}">{rect}</a>'
         out.append(rect)
+    for start, size_k in blocks:
+        out.append(
+            f'<rect x="{left + start * cell}" y="{top + start * cell}" width="{size_k * cell}" '
+            f'height="{size_k * cell}" class="hm-block"/>'
+        )
     out.append("</svg>")
     return Markup("".join(out))

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,9 @@ from markupsafe import Markup
 from ..display import LIMITS
 from ..results import ReportData
 from .charts import charts_for, vega_bundle
+from .class_views import class_rows, group_heatmap
 from .heatmap import heatmap_svg
+from .heatmap_overview import display_order, group_blocks, overview_for, pair_rows
 from .overlay import heat_uri
 from .separation import separation_svg
 
@@ -97,16 +100,39 @@ def render_html(data: ReportData) -> str:
     """The whole self-contained report as one string."""
     env = environment()
     charts = charts_for(data)
+    # Many classes (issue 13): a raster overview with sub-matrices replaces the SVG matrices above 50
+    # classes; --class-groups orders the matrix group by group.
+    overview = overview_for(data)
+    shown = replace(data.confusion, order=display_order(data))
+    blocks = [(start, size) for start, size, _ in group_blocks(data)]
     context = {
         "r": data,
         "media": data.media,
         "limits": LIMITS,
-        "heatmap": heatmap_svg(
-            data.confusion, data.pairs, off_diagonal=False, title="Confusion matrix, row-normalised (rows: true class)"
+        "heatmap": None
+        if overview
+        else heatmap_svg(
+            shown,
+            data.pairs,
+            off_diagonal=False,
+            title="Confusion matrix, row-normalised (rows: true class)",
+            blocks=blocks,
         ),
-        "heatmap_off": heatmap_svg(
-            data.confusion, data.pairs, off_diagonal=True, title="Errors only: off-diagonal confusion, row-normalised"
+        "heatmap_off": None
+        if overview
+        else heatmap_svg(
+            shown,
+            data.pairs,
+            off_diagonal=True,
+            title="Errors only: off-diagonal confusion, row-normalised",
+            blocks=blocks,
         ),
+        "overview": overview,
+        "overview_json": json_script(overview.hover) if overview else Markup(""),
+        "overview_js": Markup((templates_dir() / "overview.js").read_text(encoding="utf-8")) if overview else "",
+        "group_heatmap": group_heatmap(data.class_groups),
+        "class_rows": class_rows(data.metrics.per_class),
+        "pair_rows": pair_rows(len(data.confusion.classes)),
         "report_json": json_script(data.to_dict(include_media=False)),
         "css": Markup((templates_dir() / "report.css").read_text(encoding="utf-8")),
         "js": Markup((templates_dir() / "report.js").read_text(encoding="utf-8")),

@@ -5,9 +5,11 @@
 - :mod:`.why`: attention, depth of separation, overlays, activation views
 - :mod:`.diagnostics`: label issues, property slices, calibration
 - :mod:`.findings`: the automatic findings
+- :mod:`.class_groups`: confusion within vs across the groups of ``--class-groups``
 - :mod:`.report`: :class:`ReportData`, which holds them all, and the JSON contract
 """
 
+from .class_groups import ClassGroups, GroupSummary
 from .core import (
     ClassMetrics,
     Cluster,
@@ -75,6 +77,7 @@ __all__ = [
     "ChannelContrast",
     "ClassAttention",
     "ClassCalibration",
+    "ClassGroups",
     "ClassMetrics",
     "ClassOverlap",
     "Cluster",
@@ -90,6 +93,7 @@ __all__ = [
     "FeatureSpace",
     "Finding",
     "Gallery",
+    "GroupSummary",
     "ImagePredictions",
     "ImageRef",
     "LabelIssues",

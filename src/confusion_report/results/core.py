@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from .confusion_json import decode_counts, encode_counts
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,16 @@ class Confusion:
     classes: tuple[str, ...]
     counts: tuple[tuple[int, ...], ...]
     order: tuple[int, ...]
+
+    # Many classes (issue 13): above SPARSE_ABOVE classes the JSON stores the non-zero cells only.
+    def json_encode(self) -> dict[str, Any]:
+        """``classes``, then dense ``counts`` or ``sparse`` cells (see confusion_json), then ``order``."""
+        return {"classes": list(self.classes), **encode_counts(self.counts), "order": list(self.order)}
+
+    @classmethod
+    def json_decode(cls, data: dict[str, Any]) -> Confusion:
+        """Read either form that :meth:`json_encode` writes."""
+        return cls(tuple(data["classes"]), decode_counts(data), tuple(int(i) for i in data["order"]))
 
 
 @dataclass(frozen=True)

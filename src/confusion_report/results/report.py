@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..serde import from_jsonable, to_jsonable
+from .class_groups import ClassGroups
 from .core import (
     Cluster,
     Confusion,
@@ -71,6 +72,8 @@ class ReportData:
     activations: tuple[PairActivations, ...] = ()
     # Per-image predictions: `confusion-report diff` pairs two runs image by image.
     images: ImagePredictions | None = None
+    # Many classes (issue 13): confusion within vs across the groups of --class-groups.
+    class_groups: ClassGroups | None = None
 
     def to_dict(self, *, include_media: bool = True) -> dict[str, Any]:
         """The JSON contract as plain Python values, ``schema_version`` first."""

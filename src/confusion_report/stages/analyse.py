@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..analyses.attention import pair_attention_inputs
+from ..analyses.class_groups import group_confusion
 from ..analyses.clusters import find_clusters
 from ..analyses.confusion import compute_confusion
 from ..analyses.gallery import build_galleries
@@ -22,7 +24,7 @@ from ..diagnostics import Diagnostics, run_diagnostics
 from ..feature_space import FeatureSpaceOutput, run_feature_space
 from ..interventions.outcome import InterventionOutcome
 from ..interventions.stage import intervene
-from ..results import Cluster, Confusion, Gallery, Metrics, Pair
+from ..results import ClassGroups, Cluster, Confusion, Gallery, Metrics, Pair
 from ..why import WhyResults, analyse_why
 from .load import Setup
 from .run_pass import PassResult
@@ -42,6 +44,7 @@ class Analysis:
     diagnostics: Diagnostics
     warnings: tuple[str, ...]
     interventions: InterventionOutcome = field(default_factory=InterventionOutcome)  # issue 16
+    class_groups: ClassGroups | None = None  # issue 13: errors within vs across --class-groups
 
 
 def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analysis:
@@ -122,4 +125,9 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         diagnostics=diagnostics,
         warnings=tuple(warnings),
         interventions=interventions,
+        class_groups=(
+            group_confusion(confusion, setup.class_groups, source=Path(setup.cfg.class_groups).name)
+            if setup.class_groups
+            else None
+        ),
     )

@@ -93,6 +93,7 @@ def assemble(setup: Setup, done: PassResult, analysis: Analysis, media: Media, *
         explain=why.explain,
         activations=why.activations,
         images=image_predictions(done.predictions),
+        class_groups=analysis.class_groups,  # issue 13
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..analyses.class_groups import read_class_groups
 from ..analyses.projection import METHODS as PROJECTIONS
 from ..batch import ImageDataset
 from ..collectors.base import Collector
@@ -45,6 +46,7 @@ class Setup:
     collectors: tuple[Collector, ...]
     why: WhyPlan
     warnings: tuple[str, ...]
+    class_groups: dict[str, str] | None = None  # --class-groups: class -> group (issue 13)
 
 
 def check_options(cfg: BuildConfig) -> None:
@@ -63,6 +65,8 @@ def load(model: nn.Module | str | Path, data: str | Path | Any, cfg: BuildConfig
     unknown_focus = [c for c in cfg.focus_classes if c not in index.classes]
     if unknown_focus:
         raise DataError(f"--classes names classes not in the data: {', '.join(unknown_focus)}")
+    # Issue 13: read --class-groups before the pass, so a bad file fails in seconds.
+    class_groups = read_class_groups(Path(cfg.class_groups), index.classes) if cfg.class_groups else None
 
     if isinstance(model, nn.Module):
         loaded = wrap_module(model)
@@ -112,6 +116,7 @@ def load(model: nn.Module | str | Path, data: str | Path | Any, cfg: BuildConfig
         collectors=tuple(collectors),
         why=why,
         warnings=tuple(warnings),
+        class_groups=class_groups,
     )
 
 
