@@ -27,29 +27,25 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
-import numpy as np
-
 import _common  # noqa: F401  (puts the checkout's src/ first on sys.path)
+import numpy as np
+from planted_findings import run_case
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from confusion_report.analyses.clusters import find_clusters  # noqa: E402
-from confusion_report.analyses.confusion import compute_confusion  # noqa: E402
-from confusion_report.analyses.label_issues import (  # noqa: E402
+from confusion_report.analyses.clusters import find_clusters
+from confusion_report.analyses.confusion import compute_confusion
+from confusion_report.analyses.label_issues import (
     confident_learning,
     find_label_issues,
     noise_excess,
     precision_at_k,
     rank_suspects,
 )
-from confusion_report.analyses.metrics import compute_metrics  # noqa: E402
-from confusion_report.analyses.pairs import rank_pairs  # noqa: E402
-from confusion_report.analyses.predictions import Predictions  # noqa: E402
-from confusion_report.findings import FindingInputs, run_rules  # noqa: E402
-from planted_findings import run_case  # noqa: E402
+from confusion_report.analyses.metrics import compute_metrics
+from confusion_report.analyses.pairs import rank_pairs
+from confusion_report.analyses.predictions import Predictions
+from confusion_report.findings import FindingInputs, run_rules
 
 LABEL_COLUMNS = ("aggre_label", "random_label1", "worse_label")
 

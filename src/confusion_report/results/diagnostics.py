@@ -16,7 +16,7 @@ class LabelSuspect:
     path: str
     given: str
     suggested: str
-    score: float  # log p(given) + 0.5 log(neighbour share of given); lower = more suspicious
+    score: float  # log p(given) + 0.25 log(neighbour share of given) - 3 log(pair excess); lower = more suspicious
     self_confidence: float  # the model's probability of the given label
     neighbour_agreement: float  # smoothed share of the k nearest feature-space neighbours that carry the given label
     suggested_prob: float  # the model's probability of the suggested class
