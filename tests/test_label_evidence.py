@@ -60,7 +60,7 @@ def test_concentrated_label_errors_stand_out_from_ambiguity_and_need_attention_e
     assert f.severity == "medium" and "cannot be ruled out" in f.text
     assert f.evidence["attention_missing"] == ["c1 → c0"]
     assert 0.5 <= f.evidence["real_share"] <= 1.0 and f.evidence["real_share_low"] <= f.evidence["real_share"]
-    assert "expect about" in f.text.lower() and "real label errors" in f.text
+    assert f"expect about {100 * f.evidence['real_share']:.0f}%" in f.text and "real label errors" in f.text
     flat = np.full((30, 9), 1 / 9)
     looked = PairAttentionInput("c1", "c0", flat[:10], flat[10:])
     checked = _label_finding(p, attention=(looked,))

@@ -84,10 +84,10 @@ def rule(inp: FindingInputs) -> Finding | None:
             f"recalibration, more than ambiguity explains ({null:.1f} expected: the calibrated expectation "
             f"× {li.scale:.2f}, the spread of all pairs allowed for): {'; '.join(parts)}. Strongest: "
             f"{e.given} → {e.suggested}, {times(e.observed / max(e.expected_null, 1e-9))}. Evidence: "
-            f"{'; '.join(signals)}. Expect about {pct(share)} of them (at least {pct(share_low)}) to be real "
-            f"label errors; the rest are hard or ambiguous images.{cue} Look at the examples before relabelling. "
-            f"The ranked list ({li.method}) holds all {li.n_flagged} flagged images; the {len(suspects)} of these "
-            "pairs are marked."
+            f"{'; '.join(signals)}. Ambiguity explains about {pct(1 - share)} of them: unless a shared cue explains "
+            f"the rest, expect about {pct(share)} (at least {pct(share_low)}) to be real label errors.{cue} Look at "
+            f"the examples before relabelling. The ranked list ({li.method}) holds all {li.n_flagged} flagged "
+            f"images; {len(suspects)} of them are in these pairs."
         ),
         classes=classes,
         evidence={
