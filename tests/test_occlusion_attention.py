@@ -95,3 +95,25 @@ def test_the_budget_bounds_the_sample_and_a_too_small_budget_skips_the_pair() ->
     assert len(samples) == 1 and len(samples[0].errors) + len(samples[0].correct) <= 20
     assert len(samples[0].correct) >= 10 and len(samples[0].errors) >= 5
     assert sample_pairs(p, pairs, top_pairs=3, max_images=14) == []
+
+
+def test_a_model_with_a_fixed_batch_of_one_gets_its_variants_one_at_a_time() -> None:
+    """batch_size=1 (a static export) forwards each occluded variant alone, with the same drops as a batch."""
+    from confusion_report.explain.occlusion_attention import region_drops
+
+    class OneAtATime(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.shape[0] != 1:
+                raise RuntimeError("this model was exported for a batch of one")
+            return torch.stack([x[:, :, :4, :4].mean(dim=(1, 2, 3)), x.mean(dim=(1, 2, 3))], dim=1)
+
+    x = torch.rand(3, 3, 12, 12)
+    targets = torch.tensor([0, 1, 0])
+    alone = region_drops(OneAtATime(), x, targets, batch_size=1)
+
+    class Batched(torch.nn.Module):
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            return torch.cat([OneAtATime()(row[None]) for row in v])
+
+    assert np.allclose(alone, region_drops(Batched(), x, targets, batch_size=256), atol=1e-6)
+    assert alone[0, 0] > 0 and alone[0, 8] == pytest.approx(0.0, abs=1e-6)  # the corner logit only sees the corner

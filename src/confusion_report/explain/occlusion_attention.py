@@ -40,7 +40,9 @@ def region_drops(
             xb = x[start : start + per_batch]
             variants = torch.cat([xb[:, None], xb[:, None] * keep[None, :, None]], dim=1).flatten(0, 1)
             t = targets[start : start + per_batch].repeat_interleave(N_REGIONS + 1)
-            out.append(model(variants).float().gather(1, t[:, None])[:, 0])
+            # A model exported with a fixed batch of one (batch_size=1) takes its variants one at a time.
+            logits = torch.cat([model(v) for v in variants.split(1)]) if batch_size == 1 else model(variants)
+            out.append(logits.float().gather(1, t[:, None])[:, 0])
     scores = torch.cat(out).reshape(n, N_REGIONS + 1).cpu().numpy()
     return scores[:, :1] - scores[:, 1:]
 
