@@ -16,10 +16,12 @@ class LabelSuspect:
     path: str
     given: str
     suggested: str
-    score: float  # log p(given) + 0.5 log(neighbour share of given); lower = more suspicious
+    score: float  # log p(given) + 0.25 log(neighbour share of given) - 3 log(pair excess); lower = more suspicious
     self_confidence: float  # the model's probability of the given label
     neighbour_agreement: float  # smoothed share of the k nearest feature-space neighbours that carry the given label
     suggested_prob: float  # the model's probability of the suggested class
+    rank: int = 0  # 1 = most suspicious; the order of LabelIssues.suspects
+    in_excess_pair: bool = False  # (given, suggested) is a pair with a significant excess of conflicts
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,21 @@ class NoiseExcess:
     """More images labelled ``given`` that the calibrated model firmly places in ``suggested`` than chance.
 
     ``expected`` is what a calibrated model predicts if every label were right (each image's label
-    drawn from its calibrated probabilities); ``observed`` is the actual count.
+    drawn from its calibrated probabilities); ``observed`` is the actual count. Real ambiguity makes
+    some pairs exceed that even with correct labels, so the test's null is overdispersed: pair counts
+    scatter around ``scale * expected`` with the spread that the pairs of this data set show
+    (negative binomial; ``expected_null`` is that mean).
     """
 
     given: str
     suggested: str
     observed: int
     expected: float
-    p_value: float  # Poisson upper tail
+    p_value: float  # negative-binomial upper tail under the overdispersed null
     q_value: float  # Benjamini-Hochberg over all (given, suggested) pairs
+    expected_null: float = 0.0  # scale * expected: what ambiguity alone would give on a typical pair
+    real_share: float = 0.0  # (observed - expected_null) / observed: the share likely to be real label errors
+    real_share_low: float = 0.0  # the same with the null's 95th percentile: a conservative share
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class LabelIssues:
     temperature: float = 1.0  # fitted (with per-class biases) on the data before the excess test
     threshold: float = 0.05  # calibrated probability of the given label at or below which an image counts
     excess: tuple[NoiseExcess, ...] = ()  # significant pairs only, strongest first
+    scale: float = 1.0  # observed / expected over the pairs without excess: the model's miscalibration on low labels
+    dispersion: float = 0.0  # negative-binomial alpha of the pair counts (variance = mu + alpha mu^2)
+    neighbour_support: float = float("nan")  # share of the excess pairs' images whose neighbours reject the label
 
 
 @dataclass(frozen=True)

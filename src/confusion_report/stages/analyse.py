@@ -21,6 +21,7 @@ from ..analyses.metrics import compute_metrics
 from ..analyses.pairs import rank_pairs
 from ..analyses.separation import separability_inputs
 from ..diagnostics import Diagnostics, run_diagnostics
+from ..explain.occlusion_attention import occlusion_attention
 from ..feature_space import FeatureSpaceOutput, run_feature_space
 from ..interventions.outcome import InterventionOutcome
 from ..interventions.stage import intervene
@@ -83,6 +84,21 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
     attention_inputs = (
         pair_attention_inputs(p, extras["cams"], pairs, top_pairs=cfg.top_pairs) if "cams" in extras else ()
     )
+    # Issue 15: without in-pass CAMs (no hooks: TorchScript, a static export) the attention evidence comes
+    # from region occlusion on a sample, within its own budget (OCCLUSION_BUDGET, 10% of the pass in extra
+    # forwards) until issue 11's --explain-budget is connected. --no-cams turns it off as well.
+    if "cams" not in extras and cfg.cams and pairs:
+        attention_inputs, note = occlusion_attention(
+            setup.model,
+            p,
+            pairs,
+            root=setup.index.root,
+            transform=setup.transform,
+            device=done.device,
+            top_pairs=cfg.top_pairs,
+            batchable=setup.probe.batchable,
+        )
+        log(note)
     diagnostics = run_diagnostics(
         p,
         confusion=confusion,

@@ -27,5 +27,6 @@ def write_outputs(
         write_atomic(cfg.json_path, result.to_json())
         log(f"results: {cfg.json_path}")
     if cfg.predictions_path is not None:
-        write_atomic(cfg.predictions_path, predictions_csv(predictions, skipped))
+        csv_text = predictions_csv(predictions, skipped, label_issues=result.label_issues)
+        write_atomic(cfg.predictions_path, csv_text)
         log(f"predictions: {cfg.predictions_path}")
