@@ -165,11 +165,22 @@ def main() -> None:
     show_default=True,
     help="pytorch-grad-cam method for the gallery overlays.",
 )
-@click.option("--occlusion-window", type=click.IntRange(1), help="Occlusion window in px (default: input side / 7).")
+@click.option(
+    "--occlusion-window", type=click.IntRange(1), help="Occlusion window in px (default: chosen from --explain-budget)."
+)
 @click.option(
     "--occlusion-stride",
     type=click.IntRange(1),
-    help="Occlusion stride in px (default: half the window on a GPU, one window on the CPU).",
+    help="Occlusion stride in px (default: chosen from --explain-budget; one window when only the window is given).",
+)
+@click.option(
+    "--explain-budget",
+    type=click.FloatRange(0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Extra forwards for the overlays (CAMs the pass lacks, activation views, occlusion) as a fraction of "
+    "the images in the pass (at least 100); raise it for finer occlusion of more gallery images. "
+    "LIME and SHAP are outside it.",
 )
 @click.option(
     "--explain-samples",
@@ -222,6 +233,7 @@ def build(
     occlusion_window: int | None,
     occlusion_stride: int | None,
     explain_samples: int,
+    explain_budget: float,
     quiet: bool,
     cache_dir: Path | None,
     gpu_decode: bool,
@@ -263,6 +275,7 @@ def build(
         occlusion_window=occlusion_window,
         occlusion_stride=occlusion_stride,
         explain_samples=explain_samples,
+        explain_budget=explain_budget,
         cache_dir=cache_dir,
         gpu_decode=gpu_decode,
     )

@@ -41,5 +41,8 @@ class BuildConfig:
     occlusion_window: int | None = None
     occlusion_stride: int | None = None
     explain_samples: int = 200
+    # Extra forwards of the explain stage (CAMs the pass lacks, activation views, occlusion) as a fraction
+    # of the pass's images; LIME and SHAP are outside it.
+    explain_budget: float = 0.10
     cache_dir: Path | None = None
     gpu_decode: bool = True
