@@ -32,7 +32,9 @@ class BuildConfig:
     embedding_layer: str | None = None
     progress: bool = True
     command: str = "confusion_report.build()"
-    projection: str = "umap"
+    # PCA by default: UMAP compiles its numba kernels in every new process and lays out 10k points
+    # single-threaded when seeded (see analyses/projection.py); it stays one option away.
+    projection: str = "pca"
     # Why the model decides: CAMs in the pass, overlays for the gallery images (see explain/).
     target_layer: str | None = None
     cams: bool = True
