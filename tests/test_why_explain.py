@@ -12,7 +12,7 @@ from confusion_report.analyses.attention import grid_shares
 from confusion_report.collectors.cams import CamCollector
 from confusion_report.explain.gradcam import LogitDifference, cam_maps, class_target, pair_maps_from_pass
 from confusion_report.explain.occlusion import default_window, occlusion_maps, plan_occlusion, window_starts
-from confusion_report.explain.run import parse_methods
+from confusion_report.explain.run import budget_forwards, parse_methods
 from confusion_report.explain.surrogate import superpixels, surrogate_map
 from confusion_report.outputs import logits_module
 from why_builders import SIDE, CornerNet, TwoSquareNet, make_corner_folder, square_image, to_tensor
@@ -133,6 +133,13 @@ def test_occlusion_plan_stays_within_the_budget_and_covers_each_pair_first() -> 
     assert plan_occlusion(224, order, leads=6, budget=8).images == ()
     fixed = plan_occlusion(224, order, leads=6, budget=100, window=56, stride=56)
     assert fixed.positions == 16 and len(fixed.images) == 6
+
+
+def test_explain_budget_is_a_fraction_of_the_pass_with_a_small_floor() -> None:
+    """10% of 2,000 images is 200 forwards; 50 images still get the floor of 100; --explain-budget scales it."""
+    assert budget_forwards(2000, 0.1) == 200
+    assert budget_forwards(50, 0.1) == 100
+    assert budget_forwards(10_000, 0.5) == 5000
 
 
 @pytest.mark.parametrize("method", ["lime", "shap"])
