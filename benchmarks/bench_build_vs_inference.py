@@ -61,7 +61,7 @@ def plain_inference(model: torch.nn.Module, data: Path, tf: Callable, *, batch_s
 def prepare(case: str, n: int, work: Path, shared: Path) -> tuple[Path, Path, dict, Callable, str]:
     """Data folder, model file, build options, the plain loop's transform, and a description."""
     if case in ("resnet18", "resnet50"):
-        data = make_folder(work / "jpegs224", n=n, classes=10, side=224)
+        data = make_folder(work / f"jpegs224-{n}", n=n, classes=10, side=224)  # one folder per n: no leftovers
         weights = work / f"{case}_random.pt"
         torch.manual_seed(0)
         torch.save(getattr(torchvision.models, case)(weights=None, num_classes=10).state_dict(), weights)
@@ -81,7 +81,7 @@ def prepare(case: str, n: int, work: Path, shared: Path) -> tuple[Path, Path, di
             "std": IMAGENET[1],
         }
         return data, shared / "resnet20_cifar10_state_dict.pt", options, tf, f"{n} CIFAR JPEGs (linked), ResNet-20"
-    data = make_folder(work / "jpegs32", n=n, classes=10, side=32)
+    data = make_folder(work / f"jpegs32-{n}", n=n, classes=10, side=32)
     weights = work / "resnet18_random.pt"
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18(weights=None, num_classes=10).state_dict(), weights)
@@ -132,6 +132,7 @@ def main() -> None:
             builds.append((time.perf_counter() - start, dict(stages), result))
         plain = min(plains)
         whole, stages, result = min(builds, key=lambda b: b[0])
+        n = result.dataset.n_images  # what both loops actually read
         print(f"{what}; batch {args.batch_size}, workers {args.workers}, torch threads {torch.get_num_threads()}")
         print(
             f"plain inference  {plain:7.2f} s  {n / plain:7.1f} img/s   (all: {', '.join(f'{t:.1f}' for t in plains)})"
