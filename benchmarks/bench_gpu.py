@@ -161,6 +161,14 @@ def main() -> None:
             f"img/s; {rate / floor:.2f}x plain inference)",
             flush=True,
         )
+        if result.explain is not None:
+            x = result.explain
+            costs = ", ".join(f"{c.method} {c.forwards} forwards {c.seconds:.1f} s" for c in x.costs)
+            print(
+                f"{'':<24} explain: {costs}; budget {x.budget_forwards} forwards; CAMs from {x.cam_source}; "
+                f"occlusion covered {x.occluded_errors} of {x.gallery_errors} gallery errors",
+                flush=True,
+            )
     print("target: whole report >= 5,000 img/s on one H100/H200-class GPU")
 
 

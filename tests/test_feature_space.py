@@ -209,7 +209,7 @@ def test_build_embeds_the_chart_once_offline_and_keeps_coordinates_out_of_the_em
     out = tmp_path / "report.html"
     result = build(colour_net, colour_folder, out=out, preset="none", workers=0, progress=False)
     assert result.projection is not None and len(result.projection) == result.dataset.n_images
-    assert result.feature_space.projection.method == "pca" and result.feature_space.projection.requested == "umap"
+    assert result.feature_space.projection.method == "pca" and result.feature_space.projection.requested == "pca"
     html = out.read_text(encoding="utf-8")
     assert html.count("window.vegaEmbed=") == 1
     assert 'id="chart-embedding"' in html and 'data-vega-target="chart-embedding"' in html

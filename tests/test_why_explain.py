@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from confusion_report.analyses.attention import grid_shares
-from confusion_report.explain.gradcam import LogitDifference, cam_maps, class_target
-from confusion_report.explain.occlusion import default_window, occlusion_maps
-from confusion_report.explain.run import parse_methods
+from confusion_report.collectors.cams import CamCollector
+from confusion_report.explain.gradcam import LogitDifference, cam_maps, class_target, pair_maps_from_pass
+from confusion_report.explain.occlusion import default_window, occlusion_maps, plan_occlusion, window_starts
+from confusion_report.explain.run import budget_forwards, parse_methods
 from confusion_report.explain.surrogate import superpixels, surrogate_map
 from confusion_report.outputs import logits_module
 from why_builders import SIDE, CornerNet, TwoSquareNet, make_corner_folder, square_image, to_tensor
@@ -47,7 +48,7 @@ def test_occlusion_mass_lies_in_the_square_corner() -> None:
     model = CornerNet().eval()
     x = torch.stack([to_tensor(square_image(square=True, corner=c)) for c in ("top-left", "bottom-right")])
     window, stride = default_window(SIDE)
-    heat = occlusion_maps(model, x, torch.tensor([1, 1]), window=window, stride=stride, per_eval=32)
+    heat = occlusion_maps(model, x, torch.tensor([1, 1]), window=window, stride=stride, batch_size=32)
     assert heat.shape == (2, SIDE, SIDE)
     assert _share(heat[0], "top-left") > 0.8
     assert _share(heat[1], "bottom-right") > 0.8
@@ -65,6 +66,80 @@ def test_contrastive_map_points_at_the_feature_that_separates_the_two_classes() 
     (red,) = cam_maps(model, model.features, x, [class_target(0)])
     assert _share(contrast, "bottom-right") > 0.8
     assert _share(red, "top-left") > 0.8
+
+
+class RandomNet(torch.nn.Module):
+    """A seeded random CNN whose head is not linear in the target layer's output (gradients vary in space)."""
+
+    def __init__(self, classes: int = 5) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 3, stride=4, padding=1)
+        )
+        self.head = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 1), torch.nn.ReLU())
+        self.fc = torch.nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.head(self.features(x)).mean(dim=(2, 3)))
+
+
+def test_gallery_cams_from_the_pass_equal_pytorch_grad_cam() -> None:
+    """CAM(true), CAM(pred) and the contrastive map derived from the pass's stored maps match pytorch-grad-cam's
+    GradCAM on the same layer and targets (ClassifierOutputTarget, LogitDifference), image by image."""
+    model = RandomNet().eval().requires_grad_(False)
+    x = torch.rand(6, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 3, 4, 0])
+    collector = CamCollector(model.features)
+    with collector.attached(model, len(x)), torch.enable_grad():
+        logits = model(x)
+        collector.after_forward(np.arange(len(x)), x, logits, labels)
+    arrays = collector.result(np.arange(len(x)))
+    assert arrays["cam_pre"].shape == (6, 2, 8, 8)
+    true_map, pred_map, contrast = pair_maps_from_pass(arrays["cam_pre"], arrays["cam_pre_scale"], size=(SIDE, SIDE))
+    pred = logits.argmax(1).tolist()
+    assert pred != labels.tolist()  # some errors, so that the contrastive map is not trivially zero
+    expected_true = cam_maps(model, model.features, x, [class_target(int(t)) for t in labels])
+    expected_pred = cam_maps(model, model.features, x, [class_target(p) for p in pred])
+    expected_contrast = cam_maps(
+        model, model.features, x, [LogitDifference(p, int(t)) for p, t in zip(pred, labels, strict=True)]
+    )
+    np.testing.assert_allclose(true_map, expected_true, atol=0.02)
+    np.testing.assert_allclose(pred_map, expected_pred, atol=0.02)
+    wrong = [k for k in range(len(x)) if pred[k] != int(labels[k])]
+    np.testing.assert_allclose(contrast[wrong], expected_contrast[wrong], atol=0.02)
+
+
+def test_occlusion_with_the_pass_logits_equals_occlusion_with_its_own_forward() -> None:
+    """Clean logits handed in from the pass give the same map as computing them, batched across images."""
+    model = RandomNet().eval()
+    x = torch.rand(3, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(2))
+    targets = torch.tensor([1, 2, 3])
+    clean = model(x).detach().gather(1, targets[:, None])[:, 0]
+    own = occlusion_maps(model, x, targets, window=6, stride=5, batch_size=7)
+    reused = occlusion_maps(model, x, targets, window=6, stride=5, clean=clean, batch_size=64)
+    np.testing.assert_allclose(own, reused, rtol=1e-4, atol=1e-5)
+    assert window_starts(SIDE, 6, 5)[-1] == SIDE - 6  # the last window ends at the edge: every pixel covered
+
+
+def test_occlusion_plan_stays_within_the_budget_and_covers_each_pair_first() -> None:
+    """The finest grid at which one error per pair fits is chosen; the rest of the budget covers more errors."""
+    order = list(range(20))
+    plan = plan_occlusion(224, order, leads=6, budget=200)
+    assert plan.forwards <= 200 and plan.positions * len(plan.images) == plan.forwards
+    assert plan.images[:6] == (0, 1, 2, 3, 4, 5) and plan.positions == 25  # 6 x 36 > 200 >= 6 x 25
+    rich = plan_occlusion(224, order, leads=6, budget=20 * 169)
+    assert rich.positions == 169 and len(rich.images) == 20
+    assert plan_occlusion(224, order, leads=6, budget=8).images == ()
+    fixed = plan_occlusion(224, order, leads=6, budget=100, window=56, stride=56)
+    assert fixed.positions == 16 and len(fixed.images) == 6
+
+
+def test_explain_budget_is_a_fraction_of_the_pass_with_a_small_floor() -> None:
+    """10% of 2,000 images is 200 forwards; 50 images still get the floor of 100; --explain-budget scales it."""
+    assert budget_forwards(2000, 0.1) == 200
+    assert budget_forwards(50, 0.1) == 100
+    assert budget_forwards(10_000, 0.5) == 5000
 
 
 @pytest.mark.parametrize("method", ["lime", "shap"])
@@ -134,6 +209,18 @@ def test_build_report_shows_overlays_attention_and_separation(tmp_path: Path) ->
     assert to_jsonable(again.attention) == to_jsonable(result.attention)  # floats travel with 6 digits
     assert again.explain.pairs == result.explain.pairs
     assert to_jsonable(again.separation) == to_jsonable(result.separation)
+    # the errors' CAMs come from the pass; the extra forwards stay within the budget
+    assert result.explain.cam_source == "pass"
+    costs = {c.method: c.forwards for c in result.explain.costs}
+    assert sum(costs.values()) <= result.explain.budget_forwards
+    assert costs["gradcam"] == 4  # the typical images only: the errors' maps cost nothing
+    # 93 forwards are left for occlusion: the finest grid that fits one error is 6 x 6, so two of three errors
+    assert (result.explain.occlusion_positions, result.explain.occluded_errors, result.explain.gallery_errors) == (
+        36,
+        2,
+        3,
+    )
+    assert 'id="explain-budget"' in html and "Occlusion covered 2 of the 3 gallery errors" in html
 
 
 def test_torchscript_model_falls_back_to_occlusion_and_says_so(tmp_path: Path) -> None:

@@ -32,7 +32,9 @@ class BuildConfig:
     embedding_layer: str | None = None
     progress: bool = True
     command: str = "confusion_report.build()"
-    projection: str = "umap"
+    # PCA by default: UMAP compiles its numba kernels in every new process and lays out 10k points
+    # single-threaded when seeded (see analyses/projection.py); it stays one option away.
+    projection: str = "pca"
     # Why the model decides: CAMs in the pass, overlays for the gallery images (see explain/).
     target_layer: str | None = None
     cams: bool = True
@@ -41,9 +43,9 @@ class BuildConfig:
     occlusion_window: int | None = None
     occlusion_stride: int | None = None
     explain_samples: int = 200
-    # Findings tested by intervention (issue 16): extra forwards as a share of the pass's images (0: off),
-    # the same meaning and default as --explain-budget, never below interventions/run.py's MIN_FORWARDS.
-    intervention_budget: float = 0.1
+    # Extra forwards of the explain stage (CAMs the pass lacks, activation views, occlusion) as a fraction
+    # of the pass's images; LIME and SHAP are outside it.
+    explain_budget: float = 0.10
     cache_dir: Path | None = None
     gpu_decode: bool = True
     # With cache_dir: images between two checkpoints of the pass (a killed run resumes after the last).

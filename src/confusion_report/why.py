@@ -23,7 +23,7 @@ from .collectors.stages import StageCollector
 from .config import BuildConfig
 from .errors import ReportError
 from .explain.pictures import Picture
-from .explain.run import ExplainOptions, activation_views, explain_galleries
+from .explain.run import ExplainOptions, PassOutputs, activation_views, explain_galleries, view_images
 from .layers import find_stages, find_target_layer, trace_shapes
 from .loading import LoadedModel, get_submodule
 from .results import AttentionResult, ExplainInfo, Gallery, Pair, PairActivations, PreprocessInfo, Separation
@@ -114,6 +114,7 @@ def analyse_why(
         stage_arrays["embedding"] = preds.embeddings
     if stage_arrays and pairs:
         separation = compute_separation(preds, stage_arrays, pairs, top_pairs=cfg.top_pairs)
+    views = plan.stages and galleries and batchable  # the views run the gallery images in one batch
     if cfg.explain and galleries:
         options = ExplainOptions(
             methods=tuple(cfg.explain),
@@ -121,6 +122,14 @@ def analyse_why(
             occlusion_window=cfg.occlusion_window,
             occlusion_stride=cfg.occlusion_stride,
             n_samples=cfg.explain_samples,
+            budget=cfg.explain_budget,
+        )
+        passed = PassOutputs(
+            rows={path: i for i, path in enumerate(preds.paths)},
+            logits=preds.logits,
+            labels=preds.labels,
+            cam_pre=extras.get("cam_pre"),
+            cam_pre_scale=extras.get("cam_pre_scale"),
         )
         explain, m = explain_galleries(
             loaded,
@@ -132,9 +141,11 @@ def analyse_why(
             device=device,
             target_layer=plan.target_layer,
             options=options,
+            passed=passed,
+            reserved=sum(view_images(g) for g in galleries) if views else 0,
         )
         pictures.update(m)
-    if plan.stages and galleries and batchable:  # the views run the gallery images in one batch
+    if views:
         stage_extras = {k: v for k, v in extras.items() if k.startswith("stage:")}
         activations, m = activation_views(
             loaded,

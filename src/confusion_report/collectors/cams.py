@@ -5,6 +5,15 @@ detached copy that requires grad, so ``autograd.grad`` from the logits stops at 
 of running through the whole network (parameters are frozen by the pass). CAMs are kept at low
 resolution (at most :data:`CAM_SIDE` x :data:`CAM_SIDE`), max-normalised, as float16, for the
 predicted and the true class of every image.
+
+Beside them the collector keeps the two maps *before* the ReLU at the layer's resolution (pooled to at
+most :data:`KEEP_SIDE`): the gallery overlays are derived from these without another forward or backward.
+Grad-CAM is linear in its target before the ReLU, so the contrastive map of ``logit_pred - logit_true``
+is ``relu(pre_pred - pre_true)`` (weights ``w_pred - w_true``). Keeping maps rather than the channel
+weights bounds the memory by the map size (2 x 7 x 7 float16 = 196 bytes per image for a ResNet at
+224 px, at most 784 bytes) instead of the channel count (2 x 2,048 for a ResNet-50: 8 KB per image,
+800 MB at 100k images), and keeping them for every image avoids a second pass over the gallery images,
+which are only chosen after the pass.
 """
 
 from __future__ import annotations
@@ -14,37 +23,53 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Collector
+from .base import Collector, take_rows
 
 CAM_SIDE = 7
+# The pre-ReLU maps for the overlays: the layer's own resolution up to this side (14 x 14 covers a ViT-B/16
+# or a VGG at 224 px unpooled), average-pooled beyond it. Pooling is linear, so the contrastive map stays exact.
+KEEP_SIDE = 14
+
+
+def pre_relu_cam(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM before its ReLU, in fp32: channels weighted by their spatially averaged gradient, summed (N, H, W)."""
+    weights = grad.float().mean(dim=(2, 3), keepdim=True)
+    return (weights * act.float()).sum(dim=1)
+
+
+def _pool(maps: torch.Tensor, side: int) -> torch.Tensor:
+    h, w = maps.shape[-2:]
+    if h > side or w > side:
+        return F.adaptive_avg_pool2d(maps, (min(h, side), min(w, side)))
+    return maps
 
 
 def low_res_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE) -> torch.Tensor:
     """Grad-CAM in fp32: ReLU of channels weighted by their spatially averaged gradient, pooled to <= side."""
-    weights = grad.float().mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * act.float()).sum(dim=1, keepdim=True))
-    h, w = cam.shape[2:]
-    if h > side or w > side:
-        cam = F.adaptive_avg_pool2d(cam, (min(h, side), min(w, side)))
-    return cam[:, 0]
+    return _pool(F.relu(pre_relu_cam(act, grad))[:, None], side)[:, 0]
 
 
 class CamCollector(Collector):
     """Low-resolution Grad-CAM of the predicted and the true class for every image.
 
     Result arrays: ``cams`` (n, 2, h, w) float16, each map divided by its maximum (channel 0 the
-    predicted class, 1 the true class), and ``cam_max`` (n, 2) float32, the maxima before that.
+    predicted class, 1 the true class), and ``cam_max`` (n, 2) float32, the maxima before that;
+    ``cam_pre`` (n, 2, H, W) float16, the same two maps before the ReLU at the layer's resolution (at
+    most ``keep_side``), both divided by ``cam_pre_scale`` (n,) float32, their largest absolute value.
     """
 
     name = "cams"
     needs_grad = True
 
-    def __init__(self, layer: nn.Module, *, side: int = CAM_SIDE) -> None:
+    def __init__(self, layer: nn.Module, *, side: int = CAM_SIDE, keep_side: int = KEEP_SIDE) -> None:
         self.layer = layer
         self.side = side
+        self.keep_side = keep_side
         self.act: torch.Tensor | None = None
         self.cams: np.ndarray | None = None
         self.maxima: np.ndarray | None = None
+        self.pre: np.ndarray | None = None
+        self.pre_scale: np.ndarray | None = None
         self.n = 0
 
     def _hook(self, _m, _i, out):
@@ -60,31 +85,46 @@ class CamCollector(Collector):
         self.n = n
         self.hook_forward(self.layer, self._hook)
 
-    def after_forward(self, idx, x, logits, labels) -> None:
+    def maps_for(self, logits: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor | None:
+        """Pre-ReLU Grad-CAM maps (N, len(targets), H, W) of the batch just run, one target class per image
+        in each tensor of ``targets``; a target equal to the one before it reuses that map. None when the
+        hook saw no activation that requires grad (the pass ran without gradients)."""
         act, self.act = self.act, None
         if act is None or not logits.requires_grad:
-            return
-        pred = logits.detach().argmax(dim=1)
-        targets = [pred] if labels is None else [pred, labels]
-        maps = []
+            return None
+        pres: list[torch.Tensor] = []
         for k, t in enumerate(targets):
-            if k == 1 and torch.equal(t, pred):
-                maps.append(maps[0])
+            if k > 0 and torch.equal(t, targets[k - 1]):
+                pres.append(pres[-1])
                 continue
             score = logits.float().gather(1, t[:, None]).sum()
             (grad,) = torch.autograd.grad(score, act, retain_graph=k + 1 < len(targets))
-            maps.append(low_res_cam(act.detach(), grad, side=self.side))
-        cams = torch.stack(maps, dim=1)
+            pres.append(pre_relu_cam(act.detach(), grad))
+        return torch.stack(pres, dim=1)
+
+    def after_forward(self, idx, x, logits, labels) -> None:
+        pred = logits.detach().argmax(dim=1)
+        pre = self.maps_for(logits, [pred] if labels is None else [pred, labels])
+        if pre is None:
+            return
+        cams = _pool(F.relu(pre), self.side)
         top = cams.flatten(2).amax(dim=2)
         normed = cams / top.clamp_min(1e-12)[:, :, None, None]
+        kept = _pool(pre, self.keep_side)
+        scale = kept.flatten(1).abs().amax(dim=1).clamp_min(1e-12)
+        kept = kept / scale[:, None, None, None]
         if self.cams is None:
-            h, w = cams.shape[2:]
-            self.cams = np.zeros((self.n, 2, h, w), dtype=np.float16)
+            self.cams = np.zeros((self.n, 2, *cams.shape[2:]), dtype=np.float16)
             self.maxima = np.zeros((self.n, 2), dtype=np.float32)
+            self.pre = np.zeros((self.n, 2, *kept.shape[2:]), dtype=np.float16)
+            self.pre_scale = np.zeros(self.n, dtype=np.float32)
         if labels is None:
-            normed[:, 1] = float("nan")
+            normed = torch.cat([normed, torch.full_like(normed, float("nan"))], dim=1)
+            kept = torch.cat([kept, torch.full_like(kept, float("nan"))], dim=1)
         self.cams[idx] = normed.cpu().numpy().astype(np.float16)
         self.maxima[idx] = top.cpu().numpy()
+        self.pre[idx] = kept.cpu().numpy().astype(np.float16)
+        self.pre_scale[idx] = scale.cpu().numpy()
 
     def detach(self) -> None:
         super().detach()
@@ -93,4 +133,9 @@ class CamCollector(Collector):
     def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
         if self.cams is None:
             return {}
-        return {"cams": self.cams[keep], "cam_max": self.maxima[keep]}
+        return {
+            "cams": take_rows(self.cams, keep),
+            "cam_max": take_rows(self.maxima, keep),
+            "cam_pre": take_rows(self.pre, keep),
+            "cam_pre_scale": take_rows(self.pre_scale, keep),
+        }

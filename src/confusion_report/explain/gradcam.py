@@ -1,4 +1,5 @@
-"""Grad-CAM family overlays with pytorch-grad-cam: per class, and contrastive (logit B minus logit A)."""
+"""Grad-CAM overlays: derived from the pass's pre-ReLU maps (plain Grad-CAM), or pytorch-grad-cam for the
+other ``--cam`` methods; per class, and contrastive (logit B minus logit A)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 CAM_METHODS = ("gradcam", "gradcam++", "layercam", "eigencam", "hirescam", "xgradcam")
@@ -67,3 +69,38 @@ def class_target(k: int) -> Callable:
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     return ClassifierOutputTarget(k)
+
+
+def gradcam_from_pre(pre: np.ndarray, *, size: tuple[int, int]) -> np.ndarray:
+    """pytorch-grad-cam's GradCAM output from pre-ReLU maps (N x h x w): ReLU, min-max, bilinear resize to
+    ``size`` (H, W) as cv2 does (half-pixel centres), min-max again; N x H x W float32 in 0..1."""
+    cam = torch.from_numpy(np.nan_to_num(np.asarray(pre, dtype=np.float32))).clamp_min(0)
+    cam = _minmax(cam)
+    if tuple(cam.shape[-2:]) != tuple(size):
+        cam = F.interpolate(cam[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+    return _minmax(cam.clamp_min(0)).numpy()
+
+
+def _minmax(cam: torch.Tensor) -> torch.Tensor:
+    flat = cam.flatten(1)
+    low = flat.amin(dim=1)[:, None, None]
+    cam = cam - low
+    return cam / (1e-7 + cam.flatten(1).amax(dim=1)[:, None, None])
+
+
+def pair_maps_from_pass(
+    pre: np.ndarray, scale: np.ndarray, *, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CAM(true), CAM(pred) and the contrastive map of ``logit_pred - logit_true``, from the pass's arrays.
+
+    ``pre`` (N x 2 x h x w: channel 0 the predicted class, 1 the true class) and ``scale`` (N) are the
+    :class:`~confusion_report.collectors.cams.CamCollector`'s ``cam_pre`` and ``cam_pre_scale`` rows.
+    Grad-CAM is linear in its target before the ReLU, so the contrastive map is ``pre_pred - pre_true``.
+    """
+    maps = np.asarray(pre, dtype=np.float32) * np.asarray(scale, dtype=np.float32)[:, None, None, None]
+    pred, true = maps[:, 0], maps[:, 1]
+    return (
+        gradcam_from_pre(true, size=size),
+        gradcam_from_pre(pred, size=size),
+        gradcam_from_pre(pred - true, size=size),
+    )

@@ -118,8 +118,23 @@ class PairExplanation:
 
 
 @dataclass(frozen=True)
+class ExplainCost:
+    """What one explainer cost: extra image forwards (a backward to the CAM layer counts with its forward)
+    and seconds."""
+
+    method: str
+    forwards: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ExplainInfo:
-    """What the second, small pass over the gallery images computed, and how."""
+    """What the explain stage computed over the gallery images, how, and within which budget.
+
+    ``budget_forwards`` is what the default methods (CAMs of images the pass did not cover, activation
+    views, occlusion) may spend: ``budget`` times the pass's ``n_pass`` images (at least a small floor);
+    LIME and SHAP are opt-in and outside it, their cost is in ``costs``.
+    """
 
     methods: tuple[str, ...]
     cam_method: str | None
@@ -130,6 +145,15 @@ class ExplainInfo:
     seconds: float
     notes: tuple[str, ...]
     pairs: tuple[PairExplanation, ...]
+    cam_source: str | None = None  # "pass" (derived from the pass's maps) or "pytorch-grad-cam"
+    budget: float | None = None
+    budget_forwards: int | None = None
+    n_pass: int | None = None
+    gallery_errors: int = 0
+    occluded_errors: int = 0
+    occluded_images: int = 0
+    occlusion_positions: int = 0
+    costs: tuple[ExplainCost, ...] = ()
 
 
 @dataclass(frozen=True)

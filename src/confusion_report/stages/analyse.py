@@ -84,9 +84,9 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
     attention_inputs = (
         pair_attention_inputs(p, extras["cams"], pairs, top_pairs=cfg.top_pairs) if "cams" in extras else ()
     )
-    # Issue 15: without in-pass CAMs (no hooks: TorchScript, a static export) the attention evidence comes
-    # from region occlusion on a sample, within its own budget (OCCLUSION_BUDGET, 10% of the pass in extra
-    # forwards) until issue 11's --explain-budget is connected. --no-cams turns it off as well.
+    # Without in-pass CAMs (no hooks: TorchScript, a static export) the attention evidence comes from
+    # region occlusion on a sample, within --explain-budget's share of the pass in extra forwards.
+    # --no-cams turns it off as well.
     if "cams" not in extras and cfg.cams and pairs:
         attention_inputs, note = occlusion_attention(
             setup.model,
@@ -97,6 +97,7 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
             device=done.device,
             top_pairs=cfg.top_pairs,
             batchable=setup.probe.batchable,
+            budget=cfg.explain_budget,
         )
         log(note)
     diagnostics = run_diagnostics(
@@ -126,7 +127,7 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         prep=setup.prep,
         device=done.device,
         batch_size=setup.batch_size,
-        budget_share=cfg.intervention_budget,
+        budget_share=cfg.explain_budget,
         log=log,
     )
     diagnostics = dataclasses.replace(diagnostics, findings=findings)

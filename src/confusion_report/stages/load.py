@@ -55,6 +55,8 @@ def check_options(cfg: BuildConfig) -> None:
         raise ReportError("--top-pairs must be 0 or more")
     if cfg.projection not in PROJECTIONS:
         raise ReportError(f"--projection must be one of {', '.join(PROJECTIONS)}")
+    if not cfg.explain_budget > 0:
+        raise ReportError("--explain-budget must be above 0")
 
 
 def load(model: nn.Module | str | Path, data: str | Path | Any, cfg: BuildConfig, log: Callable[[str], None]) -> Setup:

@@ -14,7 +14,7 @@ import torch
 
 from .. import distributed
 from ..analyses.predictions import Predictions
-from ..analyses.projection import start_umap_warmup
+from ..analyses.projection import spare_cores, start_umap_warmup
 from ..cache import PassCache, pass_key
 from ..data import ImageRecord
 from ..engine import resolve_device, run_pass
@@ -44,10 +44,10 @@ class PassResult:
 def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
     """Run (or reuse) the one pass; None on a torchrun rank other than 0."""
     cfg, index = setup.cfg, setup.index
-    if cfg.projection == "umap" and setup.probe.embedding_dim and setup.embedding_layer:
-        # UMAP's numba JIT compiles in a background thread during the pass.
-        start_umap_warmup(len(index.records))
     device = resolve_device(cfg.device)
+    if cfg.projection == "umap" and setup.probe.embedding_dim and setup.embedding_layer and spare_cores(device.type):
+        # UMAP's numba JIT compiles in a background thread during the pass, where cores are to spare.
+        start_umap_warmup(len(index.records))
     with distributed.session(device) as shard:
         device = shard.device
         if not shard.is_main:
