@@ -4,7 +4,9 @@ The CAM costs one cheap backward per class: a forward hook replaces the target l
 detached copy that requires grad, so ``autograd.grad`` from the logits stops at that layer instead
 of running through the whole network (parameters are frozen by the pass). CAMs are kept at low
 resolution (at most :data:`CAM_SIDE` x :data:`CAM_SIDE`), max-normalised, as float16, for the
-predicted and the true class of every image.
+predicted and the true class of every image. Token (N, L, C) and channels-last (N, H, W, C) outputs are
+read as (N, C, H, W) maps through the layer's :class:`~confusion_report.layout.LayerLayout`: the backward
+still starts at the layer's own output, and leading class or register tokens are dropped after it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layout import LayerLayout, main_tensor, replace_main
 from .base import Collector
 
 CAM_SIDE = 7
@@ -39,8 +42,9 @@ class CamCollector(Collector):
     name = "cams"
     needs_grad = True
 
-    def __init__(self, layer: nn.Module, *, side: int = CAM_SIDE) -> None:
+    def __init__(self, layer: nn.Module, *, layout: LayerLayout | None = None, side: int = CAM_SIDE) -> None:
         self.layer = layer
+        self.layout = layout  # None: the output is already (N, C, H, W)
         self.side = side
         self.act: torch.Tensor | None = None
         self.cams: np.ndarray | None = None
@@ -48,13 +52,18 @@ class CamCollector(Collector):
         self.n = 0
 
     def _hook(self, _m, _i, out):
-        if not isinstance(out, torch.Tensor) or not torch.is_grad_enabled():
+        t = main_tensor(out)
+        if t is None or not torch.is_grad_enabled():
             return None
         # The replaced output starts a fresh graph: the backward below stops here.
-        act = out.detach().requires_grad_(True)
+        act = t.detach().requires_grad_(True)
         self.act = act
         # A clone, so that an in-place op after the layer (ReLU(inplace=True)) does not touch the leaf.
-        return act.clone()
+        return replace_main(out, act.clone())
+
+    def _maps(self, t: torch.Tensor) -> torch.Tensor:
+        """An activation or its gradient as (N, C, H, W), the same reshape for both."""
+        return t if self.layout is None else self.layout.to_nchw(t)
 
     def attach(self, module: nn.Module, n: int) -> None:
         self.n = n
@@ -73,7 +82,7 @@ class CamCollector(Collector):
                 continue
             score = logits.float().gather(1, t[:, None]).sum()
             (grad,) = torch.autograd.grad(score, act, retain_graph=k + 1 < len(targets))
-            maps.append(low_res_cam(act.detach(), grad, side=self.side))
+            maps.append(low_res_cam(self._maps(act.detach()), self._maps(grad), side=self.side))
         cams = torch.stack(maps, dim=1)
         top = cams.flatten(2).amax(dim=2)
         normed = cams / top.clamp_min(1e-12)[:, :, None, None]

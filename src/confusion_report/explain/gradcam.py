@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..layout import LayerLayout
+
 CAM_METHODS = ("gradcam", "gradcam++", "layercam", "eigencam", "hirescam", "xgradcam")
 
 
@@ -48,13 +50,19 @@ def cam_maps(
     targets: Sequence[Callable],
     *,
     method: str = "gradcam",
+    layout: LayerLayout | None = None,
 ) -> np.ndarray:
-    """One CAM per image (N x H x W, each min-max scaled to 0..1 by the library), one target per image."""
+    """One CAM per image (N x H x W, each min-max scaled to 0..1 by the library), one target per image.
+
+    ``layout`` reads a token or channels-last layer as (N, C, H, W): pytorch-grad-cam takes it as its
+    ``reshape_transform``, the same reshape as the in-pass CAM.
+    """
     if len(targets) != len(x):
         raise ValueError(f"{len(targets)} targets for {len(x)} images: pytorch-grad-cam zips them")
     # Parameters are frozen, so the input carries the graph that the library's backward needs.
     inp = x.detach().clone().requires_grad_(True)
-    cam = cam_class(method)(model=model, target_layers=[layer])
+    reshape = None if layout is None else layout.to_nchw
+    cam = cam_class(method)(model=model, target_layers=[layer], reshape_transform=reshape)
     # Not its context manager: pytorch-grad-cam's __exit__ swallows IndexError; release the hooks ourselves.
     try:
         return cam(input_tensor=inp, targets=list(targets))

@@ -17,6 +17,7 @@ import torch
 from ..analyses.channels import channel_contrasts
 from ..analyses.predictions import Predictions
 from ..data import load_rgb
+from ..layout import LayerLayout
 from ..loading import LoadedModel, get_submodule
 from ..outputs import logits_module
 from ..results import (
@@ -98,6 +99,7 @@ def explain_galleries(
     device: torch.device,
     target_layer: str | None,
     options: ExplainOptions,
+    target_layout: LayerLayout | None = None,
 ) -> tuple[ExplainInfo, dict[str, Picture]]:
     """Overlays for every gallery image of every pair: CAM(A), CAM(B), B - A, occlusion, LIME, SHAP."""
     started = time.perf_counter()
@@ -141,14 +143,13 @@ def explain_galleries(
         signed: set[str] = set()
         if "gradcam" in methods and layer is not None:
             m = len(items)
+            kw = {"method": options.cam_method, "layout": target_layout}
             if options.cam_method == "eigencam":
-                columns["EigenCAM"] = cam_maps(model, layer, x, [class_target(a)] * m, method="eigencam")
+                columns["EigenCAM"] = cam_maps(model, layer, x, [class_target(a)] * m, **kw)
             else:
-                columns[f"CAM {g.true}"] = cam_maps(model, layer, x, [class_target(a)] * m, method=options.cam_method)
-                columns[f"CAM {g.pred}"] = cam_maps(model, layer, x, [class_target(b)] * m, method=options.cam_method)
-                columns[f"{g.pred} − {g.true}"] = cam_maps(
-                    model, layer, x, [LogitDifference(b, a)] * m, method=options.cam_method
-                )
+                columns[f"CAM {g.true}"] = cam_maps(model, layer, x, [class_target(a)] * m, **kw)
+                columns[f"CAM {g.pred}"] = cam_maps(model, layer, x, [class_target(b)] * m, **kw)
+                columns[f"{g.pred} − {g.true}"] = cam_maps(model, layer, x, [LogitDifference(b, a)] * m, **kw)
         if "occlusion" in methods:
             side = min(x.shape[2], x.shape[3])
             dw, ds = default_window(side, overlap=device.type == "cuda")
@@ -210,6 +211,7 @@ def activation_views(
     root: Path,
     transform: Callable,
     device: torch.device,
+    layouts: dict[str, LayerLayout] | None = None,
 ) -> tuple[tuple[PairActivations, ...], dict[str, Picture]]:
     """Per pair: top channels of a middle and a late stage on an error and typical A and B images, and
     the late-stage channels that differ most between A and B (with their top-activating images)."""
@@ -236,7 +238,7 @@ def activation_views(
             kept.append((path, role))
         views = []
         if tensors:
-            fmaps = feature_maps(model, loaded.module, layers, torch.stack(tensors).to(device))
+            fmaps = feature_maps(model, loaded.module, layers, torch.stack(tensors).to(device), layouts=layouts)
             for name in layers:
                 if name not in fmaps:
                     continue
