@@ -150,7 +150,7 @@ def pass_key(
             "data": data_digest(files),
             "n": len(files),
             "outputs": list(output_names),
-            "preprocessing": [prep.resize, prep.crop, prep.mean, prep.std],
+            "preprocessing": [prep.resize, prep.crop, prep.mean, prep.std, prep.interpolation, prep.resize_to],
             "embedding_layer": embedding_layer,
             # A collector whose arrays depend on options names them in ``cache_key``.
             "collectors": [

@@ -126,10 +126,10 @@ def main() -> None:
 )
 @click.option(
     "--preset",
-    type=click.Choice(["imagenet", "cifar", "none"]),
-    default="imagenet",
-    show_default=True,
-    help="imagenet: resize 256, crop 224, ImageNet mean/std; cifar: 32 px, CIFAR mean/std; none: tensor only.",
+    default=None,
+    help="imagenet (the default unless the model brings its own): resize 256, crop 224, ImageNet mean/std; "
+    "cifar: 32 px, CIFAR mean/std; none: tensor only; torchvision:WEIGHTS (e.g. ResNet50_Weights.IMAGENET1K_V2), "
+    "timm:MODEL or hf:DIR: that recipe. A Hugging Face folder or --arch timm:NAME brings its own.",
 )
 @click.option(
     "--resize", type=click.IntRange(0), help="Resize the shorter side to N px (0: off). Overrides the preset."
@@ -208,7 +208,7 @@ def build(
     arch_kwargs: str | None,
     trust_pickle: bool,
     class_names: Path | None,
-    preset: str,
+    preset: str | None,
     resize: int | None,
     crop: int | None,
     mean: str | None,

@@ -10,6 +10,7 @@ never reach the output (their CAM would be empty), while inside that block they 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layout import NCHW, LayerLayout, infer_layout, main_tensor, replace_main
+from .layout import NCHW, LayerLayout, infer_layout, is_signed, main_tensor, replace_main
 from .loading import find_final_linear, get_submodule
 from .outputs import logits_of
 
@@ -72,6 +73,8 @@ def trace_shapes(module: nn.Module, sample: torch.Tensor) -> LayerShapes:
             if args and isinstance(args[0], torch.Tensor):
                 inputs[name] = tuple(args[0].shape)
             layout = infer_layout(shapes[name], input_hw, module=sub, prefix_hint=hint)
+            if layout is not None and layout.kind == NCHW and is_signed(t):
+                layout = dataclasses.replace(layout, signed=True)
             if layout is not None:
                 layouts[name] = layout
 
@@ -191,6 +194,8 @@ def choose_target(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes) 
             notes.append("no layer's spatial positions reach the output; the last spatial layer was taken")
     if name is None:
         return None
+    if shapes.layouts[name].kind != NCHW:
+        name = _inside_last_block(module, shapes, name, reach)
     layout = shapes.layouts[name]
     if layout.uncertain:
         notes.append(layout.uncertain)
@@ -204,6 +209,24 @@ def choose_target(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes) 
             + ". Pass --target-layer to choose another."
         ]
     return TargetChoice(name, layout, tuple(notes))
+
+
+def _inside_last_block(module: nn.Module, shapes: LayerShapes, name: str, reach: dict[str, float] | None) -> str:
+    """For a transformer, the first layer inside its last block that has parameters and reaches the output
+    (the block's first norm): its tokens have not yet been mixed by that block's attention, which after
+    a class-token head or a global window spreads the evidence over every position. ``name`` without blocks."""
+    blocks = _blocks(module, shapes)
+    if not blocks:
+        return name
+    prefix = blocks[-1] + "."
+    inside = [
+        n
+        for n in spatial_layers(shapes)
+        if n.startswith(prefix)
+        and _has_parameters(get_submodule(module, n))
+        and (reach is None or reach.get(n, 0.0) > MIN_REACH)
+    ]
+    return inside[0] if inside else name
 
 
 def _has_parameters(module: nn.Module) -> bool:

@@ -25,12 +25,15 @@ MAX_PREFIX_TOKENS = 16
 class LayerLayout:
     """How to read one layer's output as maps: ``kind`` (nchw, nhwc or tokens), the ``grid`` (h, w) and,
     for tokens, how many leading non-patch tokens (``prefix``) to drop. ``uncertain`` says why the
-    reading is a guess (None when the shape left one reading)."""
+    reading is a guess (None when the shape left one reading). ``signed``: the features are normalised
+    rather than rectified (tokens, channels-last stages, a ConvNeXt stage), so zero does not mean "absent"
+    and the CAM is :func:`~confusion_report.collectors.cams.deviation_cam` rather than Grad-CAM."""
 
     kind: str
     grid: tuple[int, int]
     prefix: int = 0
     uncertain: str | None = None
+    signed: bool = False
 
     def to_nchw(self, out) -> torch.Tensor:
         """The layer's output (a tensor, or a tuple whose first element is one) as (N, C, h, w)."""
@@ -56,6 +59,17 @@ class LayerLayout:
             return f"channels-last (N, H, W, C), {h}x{w}"
         dropped = f"{self.prefix} leading token{'s' if self.prefix != 1 else ''} dropped"
         return f"tokens (N, L, C): {dropped}, {h}x{w} grid"
+
+
+# A map whose negative part carries more than this share of its mass is signed (normalised), not rectified:
+# ReLU outputs have none, GELU, SiLU and Hardswish of normal inputs 0.15 to 0.3, batch or layer norm outputs about half.
+SIGNED_SHARE = 0.35
+
+
+def is_signed(t: torch.Tensor) -> bool:
+    """True when an output's negative values carry more than :data:`SIGNED_SHARE` of its absolute mass."""
+    total = float(t.abs().sum())
+    return total > 0 and float((-t).clamp_min(0).sum()) > SIGNED_SHARE * total
 
 
 def main_tensor(out) -> torch.Tensor | None:
@@ -120,11 +134,11 @@ def infer_layout(
             last = isinstance(module, _CHANNELS_LAST_TYPES)
             kind, grid = (NHWC, (shape[1], shape[2])) if last else (NCHW, (shape[2], shape[3]))
             why = f"{tuple(shape)} reads as (N, C, H, W) and as (N, H, W, C); {kind} chosen from the module type"
-            return LayerLayout(kind, grid, uncertain=why)
+            return LayerLayout(kind, grid, uncertain=why, signed=kind == NHWC)
         if as_nchw:
             return LayerLayout(NCHW, (shape[2], shape[3]))
         if as_nhwc:
-            return LayerLayout(NHWC, (shape[1], shape[2]))
+            return LayerLayout(NHWC, (shape[1], shape[2]), signed=True)
         return None
     if len(shape) == 3 and shape[2] >= 2:
         order = list(range(MAX_PREFIX_TOKENS + 1))
@@ -145,5 +159,5 @@ def infer_layout(
         if prefix != prefix_hint and rivals:
             others = ", ".join(str(p) for p in rivals[:3])
             why = f"{shape[1]} tokens: {prefix} leading dropped, but dropping {others} would also leave a patch grid"
-        return LayerLayout(TOKENS, grids[shape[1] - prefix], prefix=prefix, uncertain=why)
+        return LayerLayout(TOKENS, grids[shape[1] - prefix], prefix=prefix, uncertain=why, signed=True)
     return None

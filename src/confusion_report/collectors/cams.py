@@ -7,6 +7,10 @@ resolution (at most :data:`CAM_SIDE` x :data:`CAM_SIDE`), max-normalised, as flo
 predicted and the true class of every image. Token (N, L, C) and channels-last (N, H, W, C) outputs are
 read as (N, C, H, W) maps through the layer's :class:`~confusion_report.layout.LayerLayout`: the backward
 still starts at the layer's own output, and leading class or register tokens are dropped after it.
+Their features (and those of normalised CNN stages such as ConvNeXt's) are signed, with no meaningful
+zero, so Grad-CAM's "positive evidence" (ReLU of gradient-weighted activations) has no fixed sign there:
+for those layers the map is :func:`deviation_cam`, the size of each position's first-order contribution
+relative to the image's mean position.
 """
 
 from __future__ import annotations
@@ -30,6 +34,25 @@ def low_res_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE) 
     if h > side or w > side:
         cam = F.adaptive_avg_pool2d(cam, (min(h, side), min(w, side)))
     return cam[:, 0]
+
+
+def deviation_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE) -> torch.Tensor:
+    """For token and channels-last layers: |sum over channels of gradient x (activation - the image's mean
+    position)| in fp32, pooled to <= side. The mean token is the baseline because a normalised token of
+    zeros is not "absent"; the magnitude, because the sign of a first-order step through attention and
+    layer norms is not reliable while its size is."""
+    act = act.float()
+    cam = (grad.float() * (act - act.mean(dim=(2, 3), keepdim=True))).sum(dim=1, keepdim=True).abs()
+    h, w = cam.shape[2:]
+    if h > side or w > side:
+        cam = F.adaptive_avg_pool2d(cam, (min(h, side), min(w, side)))
+    return cam[:, 0]
+
+
+def cam_of(layout: LayerLayout | None):
+    """The map for a layer: Grad-CAM for rectified (N, C, H, W) outputs, :func:`deviation_cam` for signed
+    ones (tokens, channels-last stages, normalised CNN stages such as ConvNeXt's)."""
+    return deviation_cam if layout is not None and layout.signed else low_res_cam
 
 
 class CamCollector(Collector):
@@ -82,7 +105,7 @@ class CamCollector(Collector):
                 continue
             score = logits.float().gather(1, t[:, None]).sum()
             (grad,) = torch.autograd.grad(score, act, retain_graph=k + 1 < len(targets))
-            maps.append(low_res_cam(self._maps(act.detach()), self._maps(grad), side=self.side))
+            maps.append(cam_of(self.layout)(self._maps(act.detach()), self._maps(grad), side=self.side))
         cams = torch.stack(maps, dim=1)
         top = cams.flatten(2).amax(dim=2)
         normed = cams / top.clamp_min(1e-12)[:, :, None, None]
