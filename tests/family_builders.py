@@ -152,8 +152,8 @@ TRAINING = {
     "swin": (60, 3e-3),
     "convnext": (120, 1e-3),
     "maxvit": (60, 1e-3),
-    "timm-vit-registers": (80, 3e-3),
-    "hf-vit": (80, 1e-3),
+    "timm-vit-registers": (150, 1e-3),
+    "hf-vit": (150, 2e-3),
 }
 
 

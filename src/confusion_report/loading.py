@@ -300,7 +300,8 @@ def _load_state_file(
         raise ModelLoadError(f"{path} holds no tensors")
     if arch is None:
         raise ModelLoadError(
-            f"{path} is a state_dict: pass --arch (torchvision:NAME, timm:NAME, package.module:factory or file.py:Class)"
+            f"{path} is a state_dict: pass --arch (torchvision:NAME, timm:NAME, package.module:factory "
+            "or file.py:Class)"
         )
     model = build_arch(arch, arch_kwargs or {}, state)
     _load_state(model, state, arch)
