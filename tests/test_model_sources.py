@@ -178,3 +178,21 @@ def test_exact_size_resize_squashes_to_the_asked_size() -> None:
 
     x = build_transform(resolve_preprocessing(preset=spec))(Image.new("RGB", (60, 30)))
     assert x.shape == (3, 24, 24)
+
+
+def test_cli_builds_from_a_hugging_face_folder_and_caches_by_its_files(tmp_path: Path) -> None:
+    """``--model DIR`` on the command line; a second build with --cache reuses the pass (the folder's files
+    key it), and prints the folder's preprocessing."""
+    from click.testing import CliRunner
+
+    from confusion_report.cli import main
+
+    folder, _ = _hf_folder(tmp_path)
+    data = _folder(tmp_path / "data", ("dog", "tabby cat"))
+    args = ["build", "--model", str(folder), "--data", str(data), "--out", str(tmp_path / "r.html")]
+    args += ["--workers", "0", "--projection", "pca", "--explain", "none", "--cache", str(tmp_path / "cache")]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "resize to 32x32 px (bicubic" in first.output
+    again = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert again.exit_code == 0 and "cache" in again.output.lower()

@@ -64,8 +64,9 @@ def main() -> None:
     "--model",
     "model_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Model file: torch.export .pt2, TorchScript, a state_dict (with --arch) or a pickled module "
+    type=click.Path(exists=True, path_type=Path),
+    help="Model file: torch.export .pt2, TorchScript, a state_dict or .safetensors (with --arch), a Hugging Face "
+    "image-classification folder, or a pickled module "
     "(with --trust-pickle).",
 )
 @click.option(
@@ -111,7 +112,7 @@ def main() -> None:
 @click.option("--title", help="Report title.")
 @click.option(
     "--arch",
-    help="Architecture for a state_dict: torchvision:NAME, package.module:factory or path/to/file.py:ClassName.",
+    help="Architecture for a state_dict: torchvision:NAME, timm:NAME, package.module:factory or file.py:ClassName.",
 )
 @click.option("--arch-kwargs", help="JSON object of keyword arguments for --arch, e.g. '{\"num_classes\": 10}'.")
 @click.option(
