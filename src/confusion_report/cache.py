@@ -37,6 +37,14 @@ def file_digest(path: Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def folder_digest(path: Path) -> str:
+    """SHA-256 over a model folder's files (a Hugging Face folder): their relative names and bytes."""
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(file.relative_to(path).as_posix().encode() + b"\0" + file_digest(file).encode())
+    return h.hexdigest()
+
+
 def module_digest(module: Any) -> str:
     """SHA-256 of a live module's class and its state_dict tensors (names, shapes, dtypes, values)."""
     import torch
@@ -129,7 +137,7 @@ def pass_key(
 ) -> str:
     """The fingerprint of one pass (see the module docstring for what it covers and what it leaves out)."""
     if isinstance(model, (str, Path)):
-        model_id = "file:" + file_digest(Path(model))
+        model_id = "dir:" + folder_digest(Path(model)) if Path(model).is_dir() else "file:" + file_digest(Path(model))
     else:
         model_id = "module:" + module_digest(model)
     prep = preprocessing
@@ -140,7 +148,7 @@ def pass_key(
             "data": data_digest(files),
             "n": len(files),
             "outputs": list(output_names),
-            "preprocessing": [prep.resize, prep.crop, prep.mean, prep.std],
+            "preprocessing": [prep.resize, prep.crop, prep.mean, prep.std, prep.interpolation, prep.resize_to],
             "embedding_layer": embedding_layer,
             # A collector whose arrays depend on options names them in ``cache_key``.
             "collectors": [

@@ -107,8 +107,9 @@ def main() -> None:
     "--model",
     "model_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Model file: torch.export .pt2, TorchScript, a state_dict (with --arch) or a pickled module "
+    type=click.Path(exists=True, path_type=Path),
+    help="Model file: torch.export .pt2, TorchScript, a state_dict or .safetensors (with --arch), a Hugging Face "
+    "image-classification folder, or a pickled module "
     "(with --trust-pickle).",
 )
 @click.option(
@@ -154,7 +155,7 @@ def main() -> None:
 @click.option("--title", help="Report title.")
 @click.option(
     "--arch",
-    help="Architecture for a state_dict: torchvision:NAME, package.module:factory or path/to/file.py:ClassName.",
+    help="Architecture for a state_dict: torchvision:NAME, timm:NAME, package.module:factory or file.py:ClassName.",
 )
 @click.option("--arch-kwargs", help="JSON object of keyword arguments for --arch, e.g. '{\"num_classes\": 10}'.")
 @click.option(
@@ -169,10 +170,10 @@ def main() -> None:
 )
 @click.option(
     "--preset",
-    type=click.Choice(["imagenet", "cifar", "none"]),
-    default="imagenet",
-    show_default=True,
-    help="imagenet: resize 256, crop 224, ImageNet mean/std; cifar: 32 px, CIFAR mean/std; none: tensor only.",
+    default=None,
+    help="imagenet (the default unless the model brings its own): resize 256, crop 224, ImageNet mean/std; "
+    "cifar: 32 px, CIFAR mean/std; none: tensor only; torchvision:WEIGHTS (e.g. ResNet50_Weights.IMAGENET1K_V2), "
+    "timm:MODEL or hf:DIR: that recipe. A Hugging Face folder or --arch timm:NAME brings its own.",
 )
 @click.option(
     "--resize", type=click.IntRange(0), help="Resize the shorter side to N px (0: off). Overrides the preset."
@@ -283,7 +284,7 @@ def build(
     arch_kwargs: str | None,
     trust_pickle: bool,
     class_names: Path | None,
-    preset: str,
+    preset: str | None,
     resize: int | None,
     crop: int | None,
     mean: str | None,

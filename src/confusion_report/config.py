@@ -24,7 +24,7 @@ class BuildConfig:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     trust_pickle: bool = False
     class_names: Path | None = None
-    preset: str = "imagenet"
+    preset: str | None = None  # None: the model's own preprocessing when it brings one, else imagenet
     resize: int | None = None
     crop: int | None = None
     mean: tuple[float, ...] | None = None

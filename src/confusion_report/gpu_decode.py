@@ -179,9 +179,11 @@ def tensor_transform(info: PreprocessInfo) -> tuple[Callable[[torch.Tensor], tor
     """
     from torchvision.transforms import v2
 
+    from .preprocess import resize_step
+
     steps: list = []
-    if info.resize:
-        steps.append(v2.Resize(info.resize, antialias=True))
+    if resize_step(info) is not None:
+        steps.append(resize_step(info))
     if info.crop:
         steps.append(v2.CenterCrop(info.crop))
     per_image = v2.Compose(steps) if steps else (lambda t: t)

@@ -1,8 +1,9 @@
 """Load a classifier from any supported file into an eval-mode module, and find its layers.
 
 Supported: torch.export ``.pt2`` (first class: hookable through ``torch.export.unflatten``),
-TorchScript (runs, but takes no hooks), a state_dict plus ``--arch``, and a whole pickled module only
-behind ``trust_pickle`` because unpickling runs code from the file.
+TorchScript (runs, but takes no hooks), a state_dict (``torch.save`` or ``.safetensors``) plus ``--arch``
+(torchvision, timm, a factory or a class in a file), a Hugging Face image-classification folder, and a
+whole pickled module only behind ``trust_pickle`` because unpickling runs code from the file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import nn
 
 from .errors import ModelLoadError
 from .library_logs import format_records, held_back
+from .preprocess_sources import PresetSpec, hf_preset
 
 _PICKLE_HINT = (
     "unpickling runs code stored in the file, so it is refused by default; if you trust its source pass "
@@ -40,6 +42,9 @@ class LoadedModel:
     path: str
     hookable: bool
     notes: tuple[str, ...] = ()
+    # What the model brings along: output names (Hugging Face id2label) and its own preprocessing.
+    class_names: tuple[str, ...] | None = None
+    preprocessing: PresetSpec | None = None
 
 
 def _zip_names(path: Path) -> list[str]:
@@ -85,7 +90,7 @@ def _infer_num_classes(state: Mapping[str, torch.Tensor]) -> int | None:
 
 
 def build_arch(spec: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
-    """Instantiate ``torchvision:NAME``, ``package.module:factory`` or ``path/to/file.py:ClassName``."""
+    """Instantiate ``torchvision:NAME``, ``timm:NAME``, ``package.module:factory`` or ``path/to/file.py:ClassName``."""
     if ":" not in spec:
         raise ModelLoadError(
             f"--arch {spec!r}: expected torchvision:NAME, package.module:factory or path/to/file.py:ClassName"
@@ -103,6 +108,8 @@ def build_arch(spec: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.T
             return torchvision.models.get_model(name, weights=None, **kwargs)
         except ValueError as exc:
             raise ModelLoadError(f"--arch {spec}: {exc}") from None
+    if where == "timm":
+        return _build_timm(spec, name, kwargs, state)
     if where.endswith(".py"):
         file = Path(where)
         if not file.is_file():
@@ -133,6 +140,68 @@ def build_arch(spec: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.T
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"--arch {spec}: returned {type(model).__name__}, not a torch.nn.Module")
     return model
+
+
+def _build_timm(spec: str, name: str, kwargs: dict[str, Any], state: Mapping[str, torch.Tensor] | None) -> nn.Module:
+    """A timm model with random weights (``pretrained=False``: nothing downloads); the state dict fills it."""
+    try:
+        import timm
+    except ImportError:
+        raise ModelLoadError(f'--arch {spec} needs timm: pip install "confusion-report[timm]"') from None
+    if "num_classes" not in kwargs and state is not None:
+        n = _infer_num_classes(state)
+        if n is not None:
+            kwargs["num_classes"] = n
+    try:
+        return timm.create_model(name, pretrained=False, **kwargs)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"--arch {spec}: {exc}") from None
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` file (no code runs: the format holds tensors only)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise ModelLoadError(f"{path}: reading .safetensors needs the safetensors package") from None
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise ModelLoadError(f"cannot read {path} as safetensors: {exc}") from None
+
+
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def load_hf_folder(path: Path) -> LoadedModel:
+    """A Hugging Face image-classification folder (``config.json`` and weights) through transformers'
+    ``AutoModelForImageClassification``, from local files only; names from ``id2label``, preprocessing
+    from ``preprocessor_config.json``."""
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{path} is a folder without config.json: not a Hugging Face model folder")
+    if not any((path / w).is_file() for w in HF_WEIGHTS):
+        raise ModelLoadError(f"{path} holds no weights ({' or '.join(HF_WEIGHTS[:2])})")
+    try:
+        from transformers import AutoModelForImageClassification
+    except ImportError:
+        raise ModelLoadError(f'{path} is a Hugging Face folder: pip install "confusion-report[hf]"') from None
+    try:
+        # trust_remote_code stays off: a folder's own modelling code would run on load.
+        model = AutoModelForImageClassification.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot load Hugging Face model {path}: {_first_line(exc)}") from None
+    id2label = getattr(model.config, "id2label", None) or {}
+    names = tuple(str(id2label[k]) for k in sorted(id2label, key=int)) if id2label else None
+    if names and all(n == f"LABEL_{k}" for k, n in enumerate(names)):
+        names = None  # transformers' placeholders: the data's class folders name the outputs
+    return LoadedModel(
+        model.eval(), "huggingface", str(path), hookable=True, class_names=names, preprocessing=hf_preset(path)
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _clean_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
@@ -174,6 +243,10 @@ def load_model(
 ) -> LoadedModel:
     """Load a model file into an eval-mode module on the CPU."""
     path = Path(path)
+    if path.is_dir():
+        return load_hf_folder(path)
+    if path.suffix == ".safetensors" and path.is_file():
+        return _load_state_file(path, read_safetensors(path), arch, arch_kwargs)
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}")
     kind = sniff_format(path)
@@ -218,7 +291,37 @@ def load_model(
         )
     model = build_arch(arch, arch_kwargs or {}, state)
     _load_state(model, state, arch)
-    return LoadedModel(model.eval(), "state_dict", str(path), hookable=True)
+    return LoadedModel(model.eval(), "state_dict", str(path), hookable=True, preprocessing=_arch_preset(arch))
+
+
+def _load_state_file(
+    path: Path, tensors: dict[str, torch.Tensor], arch: str | None, arch_kwargs: Mapping[str, Any] | None
+) -> LoadedModel:
+    """A state dict read from a ``.safetensors`` file into the ``--arch`` it belongs to."""
+    state = _clean_state_dict(tensors)
+    if not state:
+        raise ModelLoadError(f"{path} holds no tensors")
+    if arch is None:
+        raise ModelLoadError(
+            f"{path} is a state_dict: pass --arch (torchvision:NAME, timm:NAME, package.module:factory "
+            "or file.py:Class)"
+        )
+    model = build_arch(arch, arch_kwargs or {}, state)
+    _load_state(model, state, arch)
+    return LoadedModel(model.eval(), "safetensors", str(path), hookable=True, preprocessing=_arch_preset(arch))
+
+
+def _arch_preset(arch: str | None) -> PresetSpec | None:
+    """timm names its preprocessing (``pretrained_cfg``): a ``timm:NAME`` arch brings it along."""
+    if arch is None or not arch.startswith("timm:"):
+        return None
+    from .errors import ReportError
+    from .preprocess_sources import timm_preset
+
+    try:
+        return timm_preset(arch.partition(":")[2])
+    except ReportError:
+        return None
 
 
 def _load_export(path: Path) -> LoadedModel:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
 
 def logits_of(out) -> torch.Tensor:
-    """The classification output of a forward: the first element of a tuple or list, ``logits`` of a dict."""
+    """The classification output of a forward: the first element of a tuple or list, ``logits`` of a dict
+    or of an output object (Hugging Face's ``ImageClassifierOutput``, any dataclass with a ``logits``
+    field), else the object's first tensor field."""
+    if isinstance(out, torch.Tensor):
+        return out
     if isinstance(out, (tuple, list)):
-        out = out[0]
-    if isinstance(out, dict):
-        out = out.get("logits", next(iter(out.values())))
+        return logits_of(out[0])
+    if isinstance(out, Mapping):  # also Hugging Face ModelOutput, an OrderedDict of its non-None fields
+        return logits_of(out["logits"] if "logits" in out else next(iter(out.values())))
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    if dataclasses.is_dataclass(out):
+        for f in dataclasses.fields(out):
+            value = getattr(out, f.name)
+            if isinstance(value, torch.Tensor):
+                return value
     return out
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .errors import ReportError
+from .preprocess_sources import PresetSpec, hf_preset, timm_preset, torchvision_preset
 from .results import PreprocessInfo
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -35,18 +37,40 @@ def parse_floats(text: str | None, *, option: str) -> tuple[float, ...] | None:
     return values
 
 
+def preset_spec(preset: str) -> PresetSpec:
+    """A preset by name: ``imagenet``, ``cifar``, ``none``, ``torchvision:WEIGHTS`` (e.g.
+    ``ResNet50_Weights.IMAGENET1K_V2``), ``timm:MODEL`` or ``hf:FOLDER`` (its preprocessor_config.json)."""
+    kind, _, name = preset.partition(":")
+    if kind == "torchvision" and name:
+        return torchvision_preset(name)
+    if kind == "timm" and name:
+        return timm_preset(name)
+    if kind == "hf" and name:
+        spec = hf_preset(Path(name))
+        if spec is None:
+            raise ReportError(f"--preset {preset}: no preprocessor_config.json in {name}")
+        return spec
+    if preset not in PRESETS:
+        raise ReportError(
+            f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}, torchvision:WEIGHTS, timm:MODEL or hf:DIR"
+        )
+    return PresetSpec(preset, *PRESETS[preset])
+
+
 def resolve_preprocessing(
     *,
-    preset: str = "imagenet",
+    preset: str | PresetSpec = "imagenet",
     resize: int | None = None,
     crop: int | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
 ) -> PreprocessInfo:
-    """Start from a preset and apply the explicit overrides; ``0`` turns resize or crop off."""
-    if preset not in PRESETS:
-        raise ReportError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    p_resize, p_crop, p_mean, p_std = PRESETS[preset]
+    """Start from a preset (a name or a model's own :class:`PresetSpec`) and apply the explicit overrides;
+    ``0`` turns resize or crop off."""
+    spec = preset if isinstance(preset, PresetSpec) else preset_spec(preset)
+    preset = spec.name
+    p_resize, p_crop, p_mean, p_std = spec.resize, spec.crop, spec.mean, spec.std
+    resize_to = spec.resize_to if resize is None else None  # an explicit --resize replaces the exact size
     resize = p_resize if resize is None else (resize or None)
     crop = p_crop if crop is None else (crop or None)
     mean = tuple(mean) if mean is not None else p_mean
@@ -58,8 +82,10 @@ def resolve_preprocessing(
     if std is not None and any(s <= 0 for s in std):
         raise ReportError("--std values must be positive")
     steps = ["decode to RGB (grayscale, alpha, palette and 16-bit images converted)"]
-    if resize:
-        steps.append(f"resize shorter side to {resize} px (bilinear, antialiased)")
+    if resize_to:
+        steps.append(f"resize to {resize_to[0]}x{resize_to[1]} px ({spec.interpolation}, antialiased)")
+    elif resize:
+        steps.append(f"resize shorter side to {resize} px ({spec.interpolation}, antialiased)")
     if crop:
         steps.append(f"center crop {crop}x{crop}")
     steps.append("to tensor, scaled to [0, 1]")
@@ -67,7 +93,28 @@ def resolve_preprocessing(
         steps.append(
             "normalize mean=(" + ", ".join(f"{m:g}" for m in mean) + ") std=(" + ", ".join(f"{s:g}" for s in std) + ")"
         )
-    return PreprocessInfo(preset=preset, resize=resize, crop=crop, mean=mean, std=std, steps=tuple(steps))
+    return PreprocessInfo(
+        preset=preset,
+        resize=resize,
+        crop=crop,
+        mean=mean,
+        std=std,
+        steps=tuple(steps),
+        interpolation=spec.interpolation,
+        resize_to=resize_to,
+    )
+
+
+def resize_step(info: PreprocessInfo):
+    """The torchvision v2 resize of a pipeline (exact size or shorter side, its interpolation), or None."""
+    from torchvision.transforms import v2
+
+    mode = v2.InterpolationMode(info.interpolation)
+    if info.resize_to:
+        return v2.Resize(list(info.resize_to), interpolation=mode, antialias=True)
+    if info.resize:
+        return v2.Resize(info.resize, interpolation=mode, antialias=True)
+    return None
 
 
 def build_transform(info: PreprocessInfo) -> Callable:
@@ -76,8 +123,8 @@ def build_transform(info: PreprocessInfo) -> Callable:
     from torchvision.transforms import v2
 
     steps: list = []
-    if info.resize:
-        steps.append(v2.Resize(info.resize, antialias=True))
+    if resize_step(info) is not None:
+        steps.append(resize_step(info))
     if info.crop:
         steps.append(v2.CenterCrop(info.crop))
     steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]

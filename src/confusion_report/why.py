@@ -24,7 +24,8 @@ from .config import BuildConfig
 from .errors import ReportError
 from .explain.pictures import Picture
 from .explain.run import ExplainOptions, PassOutputs, activation_views, explain_galleries, view_images
-from .layers import find_stages, find_target_layer, trace_shapes
+from .layers import choose_target, find_stages, trace_shapes
+from .layout import LayerLayout
 from .loading import LoadedModel, get_submodule
 from .results import AttentionResult, ExplainInfo, Gallery, Pair, PairActivations, PreprocessInfo, Separation
 
@@ -37,6 +38,13 @@ class WhyPlan:
     stages: tuple[str, ...] = ()
     collectors: list[Collector] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # How each of those layers' outputs reads as (N, C, H, W) maps (tokens, channels-last or already so).
+    layouts: dict[str, LayerLayout] = field(default_factory=dict)
+
+    @property
+    def target_layout(self) -> LayerLayout | None:
+        """The target layer's layout (None without a target)."""
+        return self.layouts.get(self.target_layer) if self.target_layer else None
 
 
 def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> WhyPlan:
@@ -53,21 +61,35 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
     except Exception as exc:  # a model that refuses hooks everywhere still gets the rest of the report
         plan.notes.append(f"could not trace layer shapes ({exc}); no CAMs or stage activations")
         return plan
-    target = cfg.target_layer or find_target_layer(shapes, loaded.module)
     if cfg.target_layer is not None:
-        get_submodule(loaded.module, cfg.target_layer)  # a clear error for a wrong name
-        if cfg.target_layer not in shapes.shapes:
-            raise ReportError(f"--target-layer {cfg.target_layer}: its output is not a 4-D (N, C, H, W) tensor")
-    if target is None:
-        plan.notes.append("no layer with a spatial (N, C, H, W) output was found: no CAMs or stage activations")
-        return plan
+        target = cfg.target_layer
+        get_submodule(loaded.module, target)  # a clear error for a wrong name
+        if target not in shapes.layouts:
+            raise ReportError(
+                f"--target-layer {target}: its output does not read as maps: (N, C, H, W), channels-last "
+                "(N, H, W, C) or tokens (N, L, C) over a patch grid"
+            )
+    else:
+        choice = choose_target(loaded.module, sample, shapes)
+        if choice is None:
+            plan.notes.append(
+                "no layer with a spatial output ((N, C, H, W), (N, H, W, C) or patch tokens) was found: "
+                "no CAMs or stage activations"
+            )
+            return plan
+        target = choice.name
+        plan.notes.extend(choice.notes)
     plan.target_layer = target
     plan.stages = find_stages(loaded.module, shapes, target)
-    stages = StageCollector({s: get_submodule(loaded.module, s) for s in plan.stages})
+    plan.layouts = {n: shapes.layouts[n] for n in (*plan.stages, target)}
+    stages = StageCollector(
+        {s: get_submodule(loaded.module, s) for s in plan.stages},
+        layouts={s: plan.layouts[s] for s in plan.stages},
+    )
     stages.cache_key = ",".join(plan.stages)  # --cache: cached arrays are only reused for the same layers
     plan.collectors.append(stages)
     if cfg.cams:
-        cams = CamCollector(get_submodule(loaded.module, target))
+        cams = CamCollector(get_submodule(loaded.module, target), layout=plan.layouts[target])
         cams.cache_key = target
         plan.collectors.append(cams)
     return plan
@@ -143,6 +165,7 @@ def analyse_why(
             options=options,
             passed=passed,
             reserved=sum(view_images(g) for g in galleries) if views else 0,
+            target_layout=plan.target_layout,
         )
         pictures.update(m)
     if views:
@@ -157,6 +180,7 @@ def analyse_why(
             root=root,
             transform=transform,
             device=device,
+            layouts=plan.layouts,
         )
         pictures.update(m)
     return WhyResults(attention, separation, explain, activations, pictures)

@@ -14,6 +14,14 @@ weights bounds the memory by the map size (2 x 7 x 7 float16 = 196 bytes per ima
 224 px, at most 784 bytes) instead of the channel count (2 x 2,048 for a ResNet-50: 8 KB per image,
 800 MB at 100k images), and keeping them for every image avoids a second pass over the gallery images,
 which are only chosen after the pass.
+
+Token (N, L, C) and channels-last (N, H, W, C) outputs are
+read as (N, C, H, W) maps through the layer's :class:`~confusion_report.layout.LayerLayout`: the backward
+still starts at the layer's own output, and leading class or register tokens are dropped after it.
+Their features (and those of normalised CNN stages such as ConvNeXt's) are signed, with no meaningful
+zero, so Grad-CAM's "positive evidence" (ReLU of gradient-weighted activations) has no fixed sign there:
+for those layers the map is :func:`deviation_cam`, the size of each position's first-order contribution
+relative to the image's mean position.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layout import LayerLayout, main_tensor, replace_main
 from .base import Collector, take_rows
 
 CAM_SIDE = 7
@@ -37,6 +46,13 @@ def pre_relu_cam(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     return (weights * act.float()).sum(dim=1)
 
 
+def pre_abs_deviation(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Sum over channels of gradient x (activation - the image's mean position), in fp32 (N, H, W): the
+    deviation map before its absolute value."""
+    act = act.float()
+    return (grad.float() * (act - act.mean(dim=(2, 3), keepdim=True))).sum(dim=1)
+
+
 def _pool(maps: torch.Tensor, side: int) -> torch.Tensor:
     h, w = maps.shape[-2:]
     if h > side or w > side:
@@ -49,20 +65,44 @@ def low_res_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE) 
     return _pool(F.relu(pre_relu_cam(act, grad))[:, None], side)[:, 0]
 
 
+def deviation_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE) -> torch.Tensor:
+    """For token and channels-last layers: |sum over channels of gradient x (activation - the image's mean
+    position)| in fp32, pooled to <= side. The mean token is the baseline because a normalised token of
+    zeros is not "absent"; the magnitude, because the sign of a first-order step through attention and
+    layer norms is not reliable while its size is."""
+    return _pool(pre_abs_deviation(act, grad).abs()[:, None], side)[:, 0]
+
+
+def cam_of(layout: LayerLayout | None):
+    """The map for a layer: Grad-CAM for rectified (N, C, H, W) outputs, :func:`deviation_cam` for signed
+    ones (tokens, channels-last stages, normalised CNN stages such as ConvNeXt's)."""
+    return deviation_cam if layout is not None and layout.signed else low_res_cam
+
+
 class CamCollector(Collector):
     """Low-resolution Grad-CAM of the predicted and the true class for every image.
 
     Result arrays: ``cams`` (n, 2, h, w) float16, each map divided by its maximum (channel 0 the
-    predicted class, 1 the true class), and ``cam_max`` (n, 2) float32, the maxima before that;
-    ``cam_pre`` (n, 2, H, W) float16, the same two maps before the ReLU at the layer's resolution (at
-    most ``keep_side``), both divided by ``cam_pre_scale`` (n,) float32, their largest absolute value.
+    predicted class, 1 the true class), and ``cam_max`` (n, 2) float32, the maxima before that. For
+    rectified layers also ``cam_pre`` (n, 2, H, W) float16, the same two maps before the ReLU at the
+    layer's resolution (at most ``keep_side``), both divided by ``cam_pre_scale`` (n,) float32, their
+    largest absolute value. Signed layers keep no ``cam_pre``: their map is not linear in the target.
     """
 
     name = "cams"
     needs_grad = True
 
-    def __init__(self, layer: nn.Module, *, side: int = CAM_SIDE, keep_side: int = KEEP_SIDE) -> None:
+    def __init__(
+        self,
+        layer: nn.Module,
+        *,
+        layout: LayerLayout | None = None,
+        side: int = CAM_SIDE,
+        keep_side: int = KEEP_SIDE,
+    ) -> None:
         self.layer = layer
+        self.layout = layout  # None: the output is already (N, C, H, W)
+        self.signed = layout is not None and layout.signed
         self.side = side
         self.keep_side = keep_side
         self.act: torch.Tensor | None = None
@@ -73,25 +113,31 @@ class CamCollector(Collector):
         self.n = 0
 
     def _hook(self, _m, _i, out):
-        if not isinstance(out, torch.Tensor) or not torch.is_grad_enabled():
+        t = main_tensor(out)
+        if t is None or not torch.is_grad_enabled():
             return None
         # The replaced output starts a fresh graph: the backward below stops here.
-        act = out.detach().requires_grad_(True)
+        act = t.detach().requires_grad_(True)
         self.act = act
         # A clone, so that an in-place op after the layer (ReLU(inplace=True)) does not touch the leaf.
-        return act.clone()
+        return replace_main(out, act.clone())
+
+    def _maps(self, t: torch.Tensor) -> torch.Tensor:
+        """An activation or its gradient as (N, C, H, W), the same reshape for both."""
+        return t if self.layout is None else self.layout.to_nchw(t)
 
     def attach(self, module: nn.Module, n: int) -> None:
         self.n = n
         self.hook_forward(self.layer, self._hook)
 
     def maps_for(self, logits: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor | None:
-        """Pre-ReLU Grad-CAM maps (N, len(targets), H, W) of the batch just run, one target class per image
-        in each tensor of ``targets``; a target equal to the one before it reuses that map. None when the
-        hook saw no activation that requires grad (the pass ran without gradients)."""
+        """Maps before their ReLU (or, for signed layers, before the absolute value), (N, len(targets), H, W),
+        of the batch just run, one target class per image in each tensor of ``targets``; a target equal to
+        the one before it reuses that map. None when the hook saw no activation that requires grad."""
         act, self.act = self.act, None
         if act is None or not logits.requires_grad:
             return None
+        pre_map = pre_abs_deviation if self.signed else pre_relu_cam
         pres: list[torch.Tensor] = []
         for k, t in enumerate(targets):
             if k > 0 and torch.equal(t, targets[k - 1]):
@@ -99,7 +145,7 @@ class CamCollector(Collector):
                 continue
             score = logits.float().gather(1, t[:, None]).sum()
             (grad,) = torch.autograd.grad(score, act, retain_graph=k + 1 < len(targets))
-            pres.append(pre_relu_cam(act.detach(), grad))
+            pres.append(pre_map(self._maps(act.detach()), self._maps(grad)))
         return torch.stack(pres, dim=1)
 
     def after_forward(self, idx, x, logits, labels) -> None:
@@ -107,22 +153,26 @@ class CamCollector(Collector):
         pre = self.maps_for(logits, [pred] if labels is None else [pred, labels])
         if pre is None:
             return
-        cams = _pool(F.relu(pre), self.side)
+        cams = _pool(pre.abs() if self.signed else F.relu(pre), self.side)
         top = cams.flatten(2).amax(dim=2)
         normed = cams / top.clamp_min(1e-12)[:, :, None, None]
-        kept = _pool(pre, self.keep_side)
-        scale = kept.flatten(1).abs().amax(dim=1).clamp_min(1e-12)
-        kept = kept / scale[:, None, None, None]
         if self.cams is None:
             self.cams = np.zeros((self.n, 2, *cams.shape[2:]), dtype=np.float16)
             self.maxima = np.zeros((self.n, 2), dtype=np.float32)
+        if labels is None:
+            normed = torch.cat([normed, torch.full_like(normed, float("nan"))], dim=1)
+        self.cams[idx] = normed.cpu().numpy().astype(np.float16)
+        self.maxima[idx] = top.cpu().numpy()
+        if self.signed:
+            return
+        kept = _pool(pre, self.keep_side)
+        scale = kept.flatten(1).abs().amax(dim=1).clamp_min(1e-12)
+        kept = kept / scale[:, None, None, None]
+        if self.pre is None:
             self.pre = np.zeros((self.n, 2, *kept.shape[2:]), dtype=np.float16)
             self.pre_scale = np.zeros(self.n, dtype=np.float32)
         if labels is None:
-            normed = torch.cat([normed, torch.full_like(normed, float("nan"))], dim=1)
             kept = torch.cat([kept, torch.full_like(kept, float("nan"))], dim=1)
-        self.cams[idx] = normed.cpu().numpy().astype(np.float16)
-        self.maxima[idx] = top.cpu().numpy()
         self.pre[idx] = kept.cpu().numpy().astype(np.float16)
         self.pre_scale[idx] = scale.cpu().numpy()
 
@@ -133,9 +183,8 @@ class CamCollector(Collector):
     def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:
         if self.cams is None:
             return {}
-        return {
-            "cams": take_rows(self.cams, keep),
-            "cam_max": take_rows(self.maxima, keep),
-            "cam_pre": take_rows(self.pre, keep),
-            "cam_pre_scale": take_rows(self.pre_scale, keep),
-        }
+        out = {"cams": take_rows(self.cams, keep), "cam_max": take_rows(self.maxima, keep)}
+        if self.pre is not None:
+            out["cam_pre"] = take_rows(self.pre, keep)
+            out["cam_pre_scale"] = take_rows(self.pre_scale, keep)
+        return out

@@ -1,4 +1,8 @@
-"""Globally pooled stage activations for every image, gathered inside the one pass."""
+"""Globally pooled stage activations for every image, gathered inside the one pass.
+
+Token and channels-last outputs are read as (N, C, H, W) through each stage's layout (leading class or
+register tokens dropped), so a stage is pooled over its spatial positions whatever the family.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..layout import LayerLayout, main_tensor
 from .base import Collector
 
 
@@ -14,8 +19,9 @@ class StageCollector(Collector):
 
     name = "stages"
 
-    def __init__(self, layers: dict[str, nn.Module]) -> None:
+    def __init__(self, layers: dict[str, nn.Module], *, layouts: dict[str, LayerLayout] | None = None) -> None:
         self.layers = layers
+        self.layouts = layouts or {}  # a stage without one is (N, C, H, W)
         self.current: dict[str, torch.Tensor] = {}
         self.arrays: dict[str, np.ndarray] = {}
         self.n = 0
@@ -27,8 +33,13 @@ class StageCollector(Collector):
 
     def _hook(self, name: str):
         def record(_m, _i, out) -> None:
-            if isinstance(out, torch.Tensor) and out.dim() == 4:
-                self.current[name] = out.detach().float().mean(dim=(2, 3))
+            t = main_tensor(out)
+            if t is None:
+                return
+            layout = self.layouts.get(name)
+            maps = t.detach() if layout is None else layout.to_nchw(t.detach())
+            if maps.dim() == 4:
+                self.current[name] = maps.float().mean(dim=(2, 3))
 
         return record
 

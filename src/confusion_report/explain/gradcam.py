@@ -10,6 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..collectors.cams import deviation_cam
+from ..layout import LayerLayout, main_tensor, replace_main
+
 CAM_METHODS = ("gradcam", "gradcam++", "layercam", "eigencam", "hirescam", "xgradcam")
 
 
@@ -50,18 +53,57 @@ def cam_maps(
     targets: Sequence[Callable],
     *,
     method: str = "gradcam",
+    layout: LayerLayout | None = None,
 ) -> np.ndarray:
-    """One CAM per image (N x H x W, each min-max scaled to 0..1 by the library), one target per image."""
+    """One CAM per image (N x H x W, each min-max scaled to 0..1 by the library), one target per image.
+
+    ``layout`` reads a token or channels-last layer as (N, C, H, W). A signed layer (tokens, channels-last,
+    normalised CNN stages) gets the in-pass CAM's own map (:func:`deviation_cam_maps`) at full resolution,
+    whatever ``method`` says: pytorch-grad-cam's methods assume features whose zero means "absent".
+    """
+    if layout is not None and layout.signed:
+        return deviation_cam_maps(model, layer, x, targets, layout=layout)
     if len(targets) != len(x):
         raise ValueError(f"{len(targets)} targets for {len(x)} images: pytorch-grad-cam zips them")
     # Parameters are frozen, so the input carries the graph that the library's backward needs.
     inp = x.detach().clone().requires_grad_(True)
-    cam = cam_class(method)(model=model, target_layers=[layer])
+    reshape = None if layout is None else layout.to_nchw
+    cam = cam_class(method)(model=model, target_layers=[layer], reshape_transform=reshape)
     # Not its context manager: pytorch-grad-cam's __exit__ swallows IndexError; release the hooks ourselves.
     try:
         return cam(input_tensor=inp, targets=list(targets))
     finally:
         cam.activations_and_grads.release()
+
+
+def deviation_cam_maps(
+    model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: Sequence[Callable], *, layout: LayerLayout
+) -> np.ndarray:
+    """The in-pass CAM of a token or channels-last layer for a few images at input resolution, min-max
+    scaled per image as pytorch-grad-cam scales its maps; the backward starts at the layer, as in the pass."""
+    store: list[torch.Tensor] = []
+
+    def hook(_m, _i, out):
+        t = main_tensor(out)
+        if t is None:
+            return None
+        act = t.detach().requires_grad_(True)
+        store.append(act)
+        return replace_main(out, act.clone())
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            out = model(x.detach())
+            score = sum(target(out[i]) for i, target in enumerate(targets))
+            (grad,) = torch.autograd.grad(score, store[0])
+    finally:
+        handle.remove()
+    cam = deviation_cam(layout.to_nchw(store[0].detach()), layout.to_nchw(grad), side=max(x.shape[2:]))
+    cam = F.interpolate(cam[:, None], size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)[:, 0]
+    low = cam.flatten(1).amin(dim=1)[:, None, None]
+    high = cam.flatten(1).amax(dim=1)[:, None, None]
+    return ((cam - low) / (high - low).clamp_min(1e-7)).cpu().numpy().astype(np.float32)
 
 
 def class_target(k: int) -> Callable:

@@ -21,6 +21,7 @@ from ..analyses.predictions import Predictions
 from ..collectors.cams import CamCollector
 from ..data import load_rgb
 from ..engine import autocast_for
+from ..layout import LayerLayout
 from ..loading import LoadedModel, get_submodule
 from ..outputs import logits_module
 from ..results import (
@@ -144,6 +145,7 @@ def explain_galleries(
     options: ExplainOptions,
     passed: PassOutputs,
     reserved: int = 0,
+    target_layout: LayerLayout | None = None,
 ) -> tuple[ExplainInfo, dict[str, Picture]]:
     """Overlays for the gallery images of every pair: CAM(A), CAM(B), B - A, occlusion, LIME, SHAP.
 
@@ -183,12 +185,19 @@ def explain_galleries(
     cam_source = None
     if "gradcam" in methods and layer is not None:
         t = time.perf_counter()
-        if options.cam_method == "gradcam":
-            forwards = _plain_cams(model, layer, galleries, names, items, passed, device, options.batch_size)
+        # Signed layers (tokens, channels-last, normalised stages) get the deviation map, which is not
+        # linear in the target after its absolute value: those maps are computed here, not from the pass.
+        signed_layer = target_layout is not None and target_layout.signed
+        if options.cam_method == "gradcam" and not signed_layer:
+            forwards = _plain_cams(
+                model, layer, galleries, names, items, passed, device, options.batch_size, layout=target_layout
+            )
             cam_source = "pass" if passed.cam_pre is not None else "explain forward"
         else:
-            forwards = _library_cams(model, layer, galleries, names, by_gallery, device, options.cam_method)
-            cam_source = "pytorch-grad-cam"
+            forwards = _library_cams(
+                model, layer, galleries, names, by_gallery, device, options.cam_method, layout=target_layout
+            )
+            cam_source = "deviation map (signed layer)" if signed_layer else "pytorch-grad-cam"
         for gi, its in by_gallery.items():
             g = galleries[gi]
             titles = (
@@ -339,6 +348,8 @@ def _plain_cams(
     passed: PassOutputs,
     device: torch.device,
     batch_size: int,
+    *,
+    layout: LayerLayout | None = None,
 ) -> int:
     """Fill CAM(A), CAM(B) and B - A for every item; returns the forwards it ran (the pass's maps cost none)."""
     todo: list[tuple[_Item, int, int]] = []
@@ -356,7 +367,7 @@ def _plain_cams(
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         x = torch.stack([it.x for it, _, _ in chunk]).to(device)
-        collector = CamCollector(layer)
+        collector = CamCollector(layer, layout=layout)
         with collector.attached(model, len(chunk)), torch.enable_grad():
             logits = model(x)
             pre = collector.maps_for(
@@ -390,8 +401,11 @@ def _library_cams(
     by_gallery: dict[int, list[_Item]],
     device: torch.device,
     method: str,
+    *,
+    layout: LayerLayout | None = None,
 ) -> int:
-    """The other ``--cam`` methods through pytorch-grad-cam, one forward and backward per map."""
+    """The other ``--cam`` methods through pytorch-grad-cam (and every map of a signed layer, see
+    :func:`~confusion_report.explain.gradcam.cam_maps`), one forward and backward per map."""
     forwards = 0
     for gi, its in by_gallery.items():
         g = galleries[gi]
@@ -399,12 +413,13 @@ def _library_cams(
         x = torch.stack([it.x for it in its]).to(device)
         m = len(its)
         if method == "eigencam":
-            cols = {"EigenCAM": cam_maps(model, layer, x, [class_target(a)] * m, method="eigencam")}
+            cols = {"EigenCAM": cam_maps(model, layer, x, [class_target(a)] * m, method="eigencam", layout=layout)}
         else:
+            kw = {"method": method, "layout": layout}
             cols = {
-                f"CAM {g.true}": cam_maps(model, layer, x, [class_target(a)] * m, method=method),
-                f"CAM {g.pred}": cam_maps(model, layer, x, [class_target(b)] * m, method=method),
-                f"{g.pred} − {g.true}": cam_maps(model, layer, x, [LogitDifference(b, a)] * m, method=method),
+                f"CAM {g.true}": cam_maps(model, layer, x, [class_target(a)] * m, **kw),
+                f"CAM {g.pred}": cam_maps(model, layer, x, [class_target(b)] * m, **kw),
+                f"{g.pred} − {g.true}": cam_maps(model, layer, x, [LogitDifference(b, a)] * m, **kw),
             }
         forwards += m * len(cols)
         for title, maps in cols.items():
@@ -453,6 +468,7 @@ def activation_views(
     root: Path,
     transform: Callable,
     device: torch.device,
+    layouts: dict[str, LayerLayout] | None = None,
 ) -> tuple[tuple[PairActivations, ...], dict[str, Picture]]:
     """Per pair: top channels of a middle and a late stage on an error and typical A and B images, and
     the late-stage channels that differ most between A and B (with their top-activating images)."""
@@ -475,7 +491,7 @@ def activation_views(
             kept.append((path, role))
         views = []
         if tensors:
-            fmaps = feature_maps(model, loaded.module, layers, torch.stack(tensors).to(device))
+            fmaps = feature_maps(model, loaded.module, layers, torch.stack(tensors).to(device), layouts=layouts)
             for name in layers:
                 if name not in fmaps:
                     continue

@@ -25,6 +25,7 @@ class ModelInfo:
     num_outputs: int
     input_size: tuple[int, ...]
     target_layer: str | None = None
+    target_layout: str | None = None  # how the target layer's output was read as maps (tokens, channels-last)
     embedding_layer: str | None = None
     embedding_dim: int | None = None
     hookable: bool = True
@@ -58,6 +59,8 @@ class PreprocessInfo:
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
     steps: tuple[str, ...]
+    interpolation: str = "bilinear"
+    resize_to: tuple[int, int] | None = None  # (h, w): resize to exactly this size instead of the shorter side
 
 
 @dataclass(frozen=True)

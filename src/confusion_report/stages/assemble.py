@@ -37,6 +37,7 @@ def assemble(setup: Setup, done: PassResult, analysis: Analysis, media: Media, *
             num_outputs=probe.num_outputs,
             input_size=probe.input_shape,
             target_layer=setup.why.target_layer,
+            target_layout=setup.why.target_layout.describe() if setup.why.target_layout else None,
             embedding_layer=(
                 f"{setup.embedding_layer} ({'output' if cfg.embedding_layer else 'input'})"
                 if probe.embedding_dim

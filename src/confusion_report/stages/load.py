@@ -74,7 +74,8 @@ def load(model: nn.Module | str | Path, data: str | Path | Any, cfg: BuildConfig
         loaded = wrap_module(model)
     else:
         loaded = load_model(model, arch=cfg.arch, arch_kwargs=cfg.arch_kwargs, trust_pickle=cfg.trust_pickle)
-    prep = resolve_preprocessing(preset=cfg.preset, resize=cfg.resize, crop=cfg.crop, mean=cfg.mean, std=cfg.std)
+    preset = cfg.preset or loaded.preprocessing or "imagenet"  # the model's own recipe unless one is named
+    prep = resolve_preprocessing(preset=preset, resize=cfg.resize, crop=cfg.crop, mean=cfg.mean, std=cfg.std)
     log("preprocessing: " + " -> ".join(prep.steps))
     transform = build_transform(prep)
     embedding_layer = cfg.embedding_layer or (find_final_linear(loaded.module) if loaded.hookable else None)
@@ -82,7 +83,7 @@ def load(model: nn.Module | str | Path, data: str | Path | Any, cfg: BuildConfig
     probe = probe_model(
         loaded, sample, embedding_layer=embedding_layer, embedding_is_output=cfg.embedding_layer is not None
     )
-    names = output_names(index, probe.num_outputs, cfg.class_names)
+    names = output_names(index, probe.num_outputs, cfg.class_names, model_names=loaded.class_names)
     warnings = list(loaded.notes)
     batch_size = cfg.batch_size
     if not probe.batchable:
@@ -145,8 +146,11 @@ def index_from_dataset(dataset: Any) -> DatasetIndex:
     )
 
 
-def output_names(index: DatasetIndex, num_outputs: int, class_names: Path | None) -> tuple[str, ...]:
-    """Names of the model's outputs, checked against the data's labels."""
+def output_names(
+    index: DatasetIndex, num_outputs: int, class_names: Path | None, *, model_names: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
+    """Names of the model's outputs, checked against the data's labels: ``--class-names``, else the names the
+    model carries (Hugging Face ``id2label``) when they cover every label, else the data's classes."""
     if class_names is not None:
         names = read_class_names(class_names)
         if len(names) != num_outputs:
@@ -155,7 +159,13 @@ def output_names(index: DatasetIndex, num_outputs: int, class_names: Path | None
         if unknown:
             raise DataError(f"labels not in --class-names: {', '.join(unknown[:10])}")
         return names
+    labels = {r.label for r in index.records}
+    if model_names is not None and len(model_names) == num_outputs and labels <= set(model_names):
+        return model_names
     if num_outputs != len(index.classes):
+        if model_names is not None:
+            unknown = sorted(labels - set(model_names))
+            raise DataError(f"labels not among the model's id2label names: {', '.join(unknown[:10])}")
         shown = ", ".join(index.classes[:6]) + (", ..." if len(index.classes) > 6 else "")
         raise ReportError(
             f"the model has {num_outputs} outputs but the data has {len(index.classes)} classes ({shown}); "
