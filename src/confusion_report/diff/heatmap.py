@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from markupsafe import Markup, escape
 
-from ..render.heatmap import luminance
+from ..render.heatmap import luminance, svg_frame_and_labels
 from .results import ConfusionDelta
 
 
@@ -35,29 +35,7 @@ def delta_heatmap_svg(confusion: ConfusionDelta, *, title: str) -> Markup:
     font = 12 if n <= 20 else 9 if n <= 40 else 6
     label_w = min(max(len(s) for s in names) * font * 0.62 + 8, 180)
     left, top = label_w + 18, label_w + 24
-    size = n * cell
-    width, height = left + size + 4, top + size + 4
-    out = [
-        f'<svg class="heatmap delta" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" class="hm-bg"/>',
-        f'<text x="{left + size / 2:.0f}" y="12" class="hm-axis" text-anchor="middle">predicted</text>',
-        f'<text x="8" y="{top + size / 2:.0f}" class="hm-axis" text-anchor="middle" '
-        f'transform="rotate(-90 8 {top + size / 2:.0f})">true</text>',
-    ]
-    for k, name in enumerate(names):
-        short = name if len(name) <= 28 else name[:27] + "…"
-        y = top + k * cell + cell / 2 + font / 3
-        out.append(
-            f'<text x="{left - 4}" y="{y:.1f}" class="hm-label" font-size="{font}" '
-            f'text-anchor="end">{escape(short)}<title>{escape(name)}</title></text>'
-        )
-        x = left + k * cell + cell / 2 + font / 3
-        out.append(
-            f'<text x="{x:.1f}" y="{top - 4}" class="hm-label" font-size="{font}" '
-            f'transform="rotate(-90 {x:.1f} {top - 4})">{escape(short)}<title>{escape(name)}</title></text>'
-        )
+    out = svg_frame_and_labels(names, title=title, css_class="heatmap delta", cell=cell, font=font, left=left, top=top)
     for r, i in enumerate(confusion.order):
         for c, j in enumerate(confusion.order):
             if delta[i, j] == 0:

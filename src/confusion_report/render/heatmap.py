@@ -108,30 +108,8 @@ def heatmap_svg(
     names = [confusion.classes[i] for i in confusion.order]
     label_w = min(max(len(s) for s in names) * font * 0.62 + 8, 180)
     left, top = label_w + 18, label_w + 24  # room for rotated column labels under the axis title
-    size = n * cell
-    width, height = left + size + 4, top + size + 4
     cells = heatmap_cells(confusion, pairs, off_diagonal=off_diagonal, row_totals=row_totals, hrefs=hrefs)
-    out = [
-        f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" class="hm-bg"/>',
-        f'<text x="{left + size / 2:.0f}" y="12" class="hm-axis" text-anchor="middle">predicted</text>',
-        f'<text x="8" y="{top + size / 2:.0f}" class="hm-axis" text-anchor="middle" '
-        f'transform="rotate(-90 8 {top + size / 2:.0f})">true</text>',
-    ]
-    for k, name in enumerate(names):
-        short = name if len(name) <= 28 else name[:27] + "…"
-        y = top + k * cell + cell / 2 + font / 3
-        out.append(
-            f'<text x="{left - 4}" y="{y:.1f}" class="hm-label" font-size="{font}" '
-            f'text-anchor="end">{escape(short)}<title>{escape(name)}</title></text>'
-        )
-        x = left + k * cell + cell / 2 + font / 3
-        out.append(
-            f'<text x="{x:.1f}" y="{top - 4}" class="hm-label" font-size="{font}" '
-            f'transform="rotate(-90 {x:.1f} {top - 4})">{escape(short)}<title>{escape(name)}</title></text>'
-        )
+    out = svg_frame_and_labels(names, title=title, css_class="heatmap", cell=cell, font=font, left=left, top=top)
     for c in cells:
         tip = f"true {c.true} → predicted {c.pred}: {c.count} ({c.rate:.1%} of {c.true})"
         rect = (
@@ -155,3 +133,38 @@ def heatmap_svg(
         )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def svg_frame_and_labels(
+    names: Sequence[str], *, title: str, css_class: str, cell: float, font: float, left: float, top: float
+) -> list[str]:
+    """The opening of a square heatmap SVG: frame, axis titles and each class's row and (rotated) column label.
+
+    Shared by the report's confusion heatmap and the diff's delta heatmap; the caller adds the cells and
+    closes the ``<svg>``.
+    """
+    n = len(names)
+    size = n * cell
+    width, height = left + size + 4, top + size + 4
+    out = [
+        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" class="hm-bg"/>',
+        f'<text x="{left + size / 2:.0f}" y="12" class="hm-axis" text-anchor="middle">predicted</text>',
+        f'<text x="8" y="{top + size / 2:.0f}" class="hm-axis" text-anchor="middle" '
+        f'transform="rotate(-90 8 {top + size / 2:.0f})">true</text>',
+    ]
+    for k, name in enumerate(names):
+        short = name if len(name) <= 28 else name[:27] + "…"
+        y = top + k * cell + cell / 2 + font / 3
+        out.append(
+            f'<text x="{left - 4}" y="{y:.1f}" class="hm-label" font-size="{font}" '
+            f'text-anchor="end">{escape(short)}<title>{escape(name)}</title></text>'
+        )
+        x = left + k * cell + cell / 2 + font / 3
+        out.append(
+            f'<text x="{x:.1f}" y="{top - 4}" class="hm-label" font-size="{font}" '
+            f'transform="rotate(-90 {x:.1f} {top - 4})">{escape(short)}<title>{escape(name)}</title></text>'
+        )
+    return out
