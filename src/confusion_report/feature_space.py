@@ -41,8 +41,13 @@ class FeatureSpaceOutput:
     seconds: dict[str, float]
 
 
-def _file_hash(root: Path) -> Callable[[str], int | None]:
+def _image_hash(root: Path, paths: Sequence[str], hashes: np.ndarray | None) -> Callable[[str], int | None]:
+    """The pass's hash of an image when it has one, else the hash of its file (decoded again here)."""
+    from_pass = dict(zip(paths, hashes.tolist(), strict=True)) if hashes is not None else {}
+
     def image_hash(rel: str) -> int | None:
+        if rel in from_pass:
+            return from_pass[rel]
         path = Path(rel) if Path(rel).is_absolute() else root / rel
         try:
             img, _ = load_rgb(path)
@@ -72,12 +77,14 @@ def run_feature_space(
     pairs: Sequence[Pair],
     galleries: Sequence[Gallery],
     root: Path,
+    hashes: np.ndarray | None = None,
     method: str = "umap",
     max_points: int = MAX_POINTS,
     seed: int = 0,
     log: Callable[[str], None] = lambda message: None,
 ) -> FeatureSpaceOutput:
-    """Project, measure neighbour overlap and find near-duplicates on ``p.embeddings``."""
+    """Project, measure neighbour overlap and find near-duplicates on ``p.embeddings``; ``hashes`` are the
+    pass's difference hashes of the images (aligned with ``p``), without which the files are hashed."""
     if p.embeddings is None or len(p.labels) < 2:
         return FeatureSpaceOutput(
             None, None, None, None, (), ("No embeddings: the feature-space section is left out.",), {}
@@ -102,7 +109,7 @@ def run_feature_space(
     feature_space = analyse_neighbours(p, unit, graph, pairs=pairs, galleries=galleries, projection=info, seed=seed)
     seconds["neighbours"] = time.perf_counter() - t
     t = time.perf_counter()
-    duplicates = find_duplicates(p, graph, image_hash=_file_hash(root))
+    duplicates = find_duplicates(p, graph, image_hash=_image_hash(root, p.paths, hashes))
     seconds["duplicates"] = time.perf_counter() - t
     log(
         f"neighbours: k-NN {seconds['knn']:.1f} s, overlap {seconds['neighbours']:.1f} s; "

@@ -2,7 +2,8 @@
 
 Two images are near-duplicates when their embeddings are very similar (cosine of centred, unit-length
 embeddings, from the shared k-NN graph, so the search never builds an N x N matrix) AND a cheap pixel
-check agrees: the difference hash (dHash) of the two files differs in few bits. The embedding finds
+check agrees: the difference hash (dHash) of the two images differs in few bits. The pass hashes every
+image as the model sees it (``collectors/image_stats.py``); without it the files are hashed here. The embedding finds
 candidates fast; the hash rejects images the model merely finds alike (two flat blue skies).
 """
 
@@ -28,8 +29,12 @@ def dhash(img: Image.Image, *, side: int = HASH_SIDE) -> int:
     """Difference hash: ``side`` x ``side`` bits, 1 where a shrunken grey pixel is brighter than its right neighbour."""
     grey = img.convert("L").resize((side + 1, side), Image.Resampling.LANCZOS)
     px = np.asarray(grey, dtype=np.int16)
-    bits = (px[:, 1:] > px[:, :-1]).ravel()
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+    return int(pack_hash_bits((px[:, 1:] > px[:, :-1]).reshape(1, -1))[0])
+
+
+def pack_hash_bits(bits: np.ndarray) -> np.ndarray:
+    """Rows of 64 booleans -> one unsigned 64-bit hash per row, the first bit the most significant."""
+    return np.packbits(np.asarray(bits, dtype=bool), axis=1).view(">u8")[:, 0].astype(np.uint64)
 
 
 def hamming(a: int, b: int) -> int:
