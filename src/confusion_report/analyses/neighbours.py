@@ -22,7 +22,7 @@ from ..results import (
     ProjectionInfo,
     SimilarClasses,
 )
-from .knn import KnnGraph, knn_graph
+from .knn import KnnGraph
 from .predictions import Predictions
 
 K = 10
@@ -80,8 +80,6 @@ def pair_overlap(
     seed: int = 0,
 ) -> PairOverlap | None:
     """Overlap of classes ``a`` and ``b``; None when either has fewer than two images."""
-    from sklearn.metrics import silhouette_score
-
     in_a, in_b = labels == a, labels == b
     n_a, n_b = int(in_a.sum()), int(in_b.sum())
     if n_a < 2 or n_b < 2:
@@ -92,16 +90,11 @@ def pair_overlap(
     subset = np.flatnonzero(in_a | in_b)
     sub_labels = labels[subset]
     sub_unit = unit[subset]
-    sub_graph = knn_graph(sub_unit, k=k)
-    mixing = float((sub_labels[sub_graph.index] != sub_labels[:, None]).mean())
+    mixing = float((sub_labels[nearest_within(sub_unit, k=k)] != sub_labels[:, None]).mean())
     n = n_a + n_b
     chance = 2.0 * n_a * n_b / (n * (n - 1))
     ratio = mixing / chance
-    silhouette = float(
-        silhouette_score(
-            sub_unit, sub_labels, metric="cosine", sample_size=min(n, SILHOUETTE_SAMPLE), random_state=seed
-        )
-    )
+    silhouette = cosine_silhouette(sub_unit, sub_labels, sample_size=SILHOUETTE_SAMPLE, seed=seed)
     if centroid_cosine is None:
         c = _centroids(unit, labels, [a, b])
         centroid_cosine = float(c[0] @ c[1])
@@ -121,6 +114,50 @@ def pair_overlap(
         silhouette=silhouette,
         verdict=verdict,
     )
+
+
+def nearest_within(unit: np.ndarray, *, k: int, chunk: int = 2048) -> np.ndarray:
+    """For each unit-length row, its ``k`` most cosine-similar other rows (n, k), most similar first.
+
+    Plain matrix products in row chunks (memory ``chunk`` x n): for one pair's images this is several
+    times faster than a scikit-learn search, whose set-up dominated at 2,000 rows (10 pairs: 1.2 s)."""
+    n = len(unit)
+    k = max(0, min(k, n - 1))
+    out = np.empty((n, k), dtype=np.int64)
+    u = np.asarray(unit, dtype=np.float32)
+    for lo in range(0, n, chunk):
+        sim = u[lo : lo + chunk] @ u.T
+        rows = np.arange(len(sim))
+        sim[rows, lo + rows] = -np.inf  # never its own neighbour
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k else np.empty((len(sim), 0), dtype=np.int64)
+        order = np.argsort(-np.take_along_axis(sim, top, axis=1), axis=1, kind="stable")
+        out[lo : lo + chunk] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+def cosine_silhouette(unit: np.ndarray, labels: np.ndarray, *, sample_size: int, seed: int) -> float:
+    """scikit-learn's ``silhouette_score(metric="cosine", sample_size=..., random_state=seed)`` for unit-length
+    rows, from one matrix product (the same sample: ``RandomState(seed).permutation(n)[:sample_size]``)."""
+    n = len(unit)
+    if n > sample_size:
+        keep = np.random.RandomState(seed).permutation(n)[:sample_size]
+        unit, labels = unit[keep], labels[keep]
+    u = np.asarray(unit, dtype=np.float64)
+    dist = np.clip(1.0 - u @ u.T, 0.0, 2.0)
+    np.fill_diagonal(dist, 0.0)
+    classes, inverse = np.unique(labels, return_inverse=True)
+    if not 2 <= len(classes) <= len(u) - 1:
+        raise ValueError("a silhouette needs 2 to n - 1 labels")
+    onehot = np.eye(len(classes))[inverse]
+    sums = dist @ onehot  # (n, classes): summed distance to each class
+    sizes = onehot.sum(axis=0)
+    own = sizes[inverse] - 1
+    a = sums[np.arange(len(u)), inverse] / np.maximum(own, 1)
+    others = sums / sizes
+    others[np.arange(len(u)), inverse] = np.inf
+    b = others.min(axis=1)
+    s = np.where(own > 0, (b - a) / np.maximum(np.maximum(a, b), 1e-300), 0.0)
+    return float(np.nan_to_num(s).mean())
 
 
 def _centroids(unit: np.ndarray, labels: np.ndarray, classes: Sequence[int]) -> np.ndarray:
