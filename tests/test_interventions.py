@@ -12,8 +12,9 @@ from confusion_report.analyses.slices import find_slices
 from confusion_report.findings import attention_region, property_slice
 from confusion_report.findings.inputs import PairAttentionInput
 from confusion_report.findings.intervention_update import apply_interventions
+from confusion_report.forward_budget import intervention_forwards
 from confusion_report.interventions.region import control_mask, neutralise, region_mask
-from confusion_report.interventions.run import forward_budget, run_interventions
+from confusion_report.interventions.run import run_interventions
 from confusion_report.interventions.slice import edit, fit_strengths, measure
 from confusion_report.results import GRID_NAMES
 from findings_builders import inputs_for, predictions
@@ -75,7 +76,7 @@ def _run(findings, net, p, images, stats=None, mean=None, std=None):
         mean=mean,
         std=std,
         device=torch.device("cpu"),
-        budget=forward_budget(len(p.labels), 0.1),
+        budget=intervention_forwards(len(p.labels), 0.1, spent=0),
         batch_size=16,
     )
 
@@ -185,7 +186,7 @@ def test_a_zero_budget_runs_no_forward_and_says_so() -> None:
         mean=None,
         std=None,
         device=torch.device("cpu"),
-        budget=forward_budget(len(p.labels), 0.0),
+        budget=intervention_forwards(len(p.labels), 0.0, spent=0),
     )
     assert outcome.forwards == 0 and outcome.results[0]["status"] == "not run"
 

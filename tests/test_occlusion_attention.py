@@ -12,7 +12,7 @@ from confusion_report.analyses.occlusion_attention import region_masks, sample_p
 from confusion_report.analyses.pairs import rank_pairs
 from confusion_report.analyses.predictions import Predictions
 from confusion_report.data import load_rgb
-from confusion_report.explain.occlusion_attention import occlusion_attention
+from confusion_report.explain.occlusion_attention import FORWARDS_PER_IMAGE, occlusion_attention
 from confusion_report.findings import run_rules
 from confusion_report.loading import LoadedModel
 from findings_builders import inputs_for
@@ -73,10 +73,11 @@ def test_occlusion_finds_a_corner_cue_of_a_torchscript_model(tmp_path: Path) -> 
     def tf(img):
         return to_tensor(np.asarray(img, dtype=np.float32) / 255)
 
-    inputs, note = occlusion_attention(
+    inputs, note, forwards = occlusion_attention(
         loaded, p, pairs, root=root, transform=tf, device=torch.device("cpu"), top_pairs=3, budget=5.0
     )
     assert "occlusion" in note and len(inputs) == 1
+    assert forwards == 24 * FORWARDS_PER_IMAGE  # 12 errors and 12 correct images, each clean + 10 regions
     assert len(inputs[0].error_cells) == 12 and len(inputs[0].correct_cells) == 12
     f = {f.kind: f for f in run_rules(inputs_for(p, attention=inputs))}["attention_region"]
     assert f.evidence["region"] == "top-left" and f.classes == ("plain", "square")

@@ -135,11 +135,22 @@ def test_occlusion_plan_stays_within_the_budget_and_covers_each_pair_first() -> 
     assert fixed.positions == 16 and len(fixed.images) == 6
 
 
-def test_explain_budget_is_a_fraction_of_the_pass_with_a_small_floor() -> None:
-    """10% of 2,000 images is 200 forwards; 50 images still get the floor of 100; --explain-budget scales it."""
-    assert budget_forwards(2000, 0.1) == 200
+def test_overlays_get_half_of_the_explain_budget_with_a_small_floor() -> None:
+    """10% of 4,000 images is 400 forwards, the overlays 200; 50 images still get the floor of 100."""
+    assert budget_forwards(4000, 0.1) == 200
     assert budget_forwards(50, 0.1) == 100
-    assert budget_forwards(10_000, 0.5) == 5000
+    assert budget_forwards(10_000, 0.5) == 2500
+
+
+def test_interventions_get_what_the_overlays_left_of_one_allowance() -> None:
+    """Overlays, attention by occlusion and interventions spend one total: 10% of 10,000 images is 1,000
+    forwards; after 480 spent the interventions get 520, never under their floor, and nothing at a share of 0."""
+    from confusion_report.forward_budget import INTERVENTION_FLOOR, attention_share, intervention_forwards
+
+    assert intervention_forwards(10_000, 0.1, spent=480) == 520
+    assert intervention_forwards(10_000, 0.1, spent=990) == INTERVENTION_FLOOR
+    assert intervention_forwards(10_000, 0.0, spent=0) == 0
+    assert attention_share(0.1) == pytest.approx(0.025)
 
 
 @pytest.mark.parametrize("method", ["lime", "shap"])

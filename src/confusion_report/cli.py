@@ -224,8 +224,9 @@ def main() -> None:
     type=click.FloatRange(0, min_open=True),
     default=0.1,
     show_default=True,
-    help="Extra forwards for the overlays (CAMs the pass lacks, activation views, occlusion) as a fraction of "
-    "the images in the pass (at least 100); raise it for finer occlusion of more gallery images. "
+    help="Extra forwards after the pass, as a fraction of the images in it, shared by the whole build: the "
+    "overlays (CAMs the pass lacks, activation views, occlusion) may spend half (at least 100), the interventions "
+    "that test findings get the rest (at least 256). Raise it for finer occlusion of more gallery images. "
     "LIME and SHAP are outside it.",
 )
 @click.option(

@@ -21,9 +21,9 @@ from ..loading import LoadedModel
 from ..outputs import logits_module
 from ..results import Pair
 
-# Extra forwards allowed, as a share of the pass's images. Issue 11 introduces a shared --explain-budget;
-# until it is connected this module keeps its own.
-OCCLUSION_BUDGET = 0.10
+# Extra forwards allowed by default, as a share of the pass's images: a quarter of the default
+# --explain-budget (forward_budget.attention_share).
+OCCLUSION_BUDGET = 0.025
 FORWARDS_PER_IMAGE = N_REGIONS + 1
 
 
@@ -58,8 +58,9 @@ def occlusion_attention(
     top_pairs: int,
     budget: float | None = None,
     batchable: bool = True,
-) -> tuple[tuple[PairAttentionInput, ...], str]:
-    """Attention inputs for the top pairs from region occlusion on a sample, and a line saying what ran.
+) -> tuple[tuple[PairAttentionInput, ...], str, int]:
+    """Attention inputs for the top pairs from region occlusion on a sample, a line saying what ran, and
+    the extra forwards it spent.
 
     At most ``budget`` (default :data:`OCCLUSION_BUDGET`) x the pass's images extra forwards (11 per
     sampled image). Errors are occluded towards the class the model chose, correct images towards their
@@ -72,9 +73,13 @@ def occlusion_attention(
     first = tuple((e.given, e.suggested) for e in excess)
     samples = sample_pairs(p, pairs, top_pairs=top_pairs, max_images=max_images, first=first)
     if not samples:
-        return (), (
-            f"attention by occlusion: no pair has enough errors within the budget ({max_images} images, "
-            f"{budget:.0%} of the pass in extra forwards)"
+        return (
+            (),
+            (
+                f"attention by occlusion: no pair has enough errors within the budget ({max_images} images, "
+                f"{budget:.1%} of the pass in extra forwards)"
+            ),
+            0,
         )
     wanted = sorted({int(i) for s in samples for i in np.r_[s.errors, s.correct]})
     tensors, kept = [], []
@@ -86,13 +91,16 @@ def occlusion_attention(
         tensors.append(transform(img))
         kept.append(i)
     if not kept:
-        return (), "attention by occlusion: none of the sampled images could be decoded"
+        return (), "attention by occlusion: none of the sampled images could be decoded", 0
     model = logits_module(loaded.module).to(device).eval()
     x = torch.stack(tensors).to(device)
     targets = torch.as_tensor(p.preds[kept], device=device)
     drops = region_drops(model, x, targets, batch_size=256 if batchable else 1)
     inputs = pair_inputs_from_drops(p, samples, dict(zip(kept, drops, strict=True)))
-    return inputs, (
+    forwards = len(kept) * FORWARDS_PER_IMAGE
+    return (
+        inputs,
         f"attention by occlusion (no hooks): {len(kept)} images x {FORWARDS_PER_IMAGE} forwards for "
-        f"{len(inputs)} pair(s)"
+        f"{len(inputs)} pair(s)",
+        forwards,
     )

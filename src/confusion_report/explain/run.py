@@ -7,7 +7,6 @@ media stage encodes them with the thumbnails, so nothing here writes an image fi
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from ..analyses.predictions import Predictions
 from ..collectors.cams import CamCollector
 from ..data import load_rgb
 from ..engine import autocast_for
+from ..forward_budget import overlay_forwards
 from ..layout import LayerLayout
 from ..loading import LoadedModel, get_submodule
 from ..outputs import logits_module
@@ -43,13 +43,12 @@ from .surrogate import superpixels, surrogate_map
 
 EXPLAIN_METHODS = ("gradcam", "occlusion", "lime", "shap")
 DEFAULT_EXPLAIN = ("gradcam", "occlusion")
+OUTSIDE_BUDGET = ("lime", "shap")  # opt-in: their cost is stated, not bounded
 
 
-# By default the explain stage's extra forwards are at most this fraction of the pass's images
-# (``--explain-budget``), but never fewer than BUDGET_FLOOR forwards: on a small folder a few seconds of
-# occlusion are worth more than the rule.
+# ``--explain-budget``: the build's extra forwards as a share of the pass's images; the overlays may spend
+# half of it (forward_budget.py), never fewer than 100 forwards.
 DEFAULT_BUDGET = 0.10
-BUDGET_FLOOR = 100
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,9 @@ class PassOutputs:
 
 
 def budget_forwards(n_pass: int, budget: float) -> int:
-    """The forwards the explain stage may spend by default for a pass over ``n_pass`` images."""
-    return max(BUDGET_FLOOR, math.floor(budget * n_pass))
+    """The forwards the explain stage may spend by default for a pass over ``n_pass`` images: its part of
+    the build's allowance (:func:`~confusion_report.forward_budget.overlay_forwards`)."""
+    return overlay_forwards(n_pass, budget)
 
 
 def parse_methods(text: str | None) -> tuple[str, ...]:
@@ -243,7 +243,7 @@ def explain_galleries(
             plan.forwards + (0 if _clean_from_pass(occluded) else len(occluded)),
             time.perf_counter() - t,
         ]
-    for method in ("lime", "shap"):
+    for method in OUTSIDE_BUDGET:
         if method in methods and items:
             t = time.perf_counter()
             title = "LIME" if method == "lime" else "SHAP"

@@ -37,23 +37,13 @@ from .region import (
 from .slice import describe_edit, edit, fit_strengths, unchangeable_reason
 
 TESTED_KINDS = ("attention_region", "property_slice")
-# Below this many images a share means nothing; the budget never goes under it (unless it is 0: off).
+# Below this many images a share means nothing.
 MIN_IMAGES = 5
-MIN_FORWARDS = 256
 EXAMPLES = 3
 
 # indices into the predictions -> (their preprocessed tensors stacked, the indices that decoded)
 ImageLoader = Callable[[np.ndarray], tuple[torch.Tensor | None, np.ndarray]]
 Edit = Callable[[torch.Tensor, np.ndarray], torch.Tensor]
-
-
-def forward_budget(n_images: int, share: float) -> int:
-    """Extra forwards allowed: ``share`` of the pass's images, at least :data:`MIN_FORWARDS` (0 turns it off).
-
-    The floor lets small datasets be tested at all; a few hundred forwards cost little beside any pass."""
-    if share <= 0:
-        return 0
-    return max(math.ceil(share * n_images), MIN_FORWARDS)
 
 
 def not_run(reason: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ clipping at 0 and 1 is accounted for. The edits work on pixels in 0..1; see :mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -64,32 +66,47 @@ def _blur(u: torch.Tensor) -> torch.Tensor:
 
 def edit(prop: str, u: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
     """Apply one property edit with a strength per image (``strength``: N) to pixels in 0..1."""
-    s = strength.to(u.device, u.dtype).view(-1, 1, 1, 1)
-    if prop == "brightness":
-        out = u * s
-    elif prop == "contrast":
-        m = _luma(u).flatten(1).mean(1).view(-1, 1, 1, 1)
-        out = m + s * (u - m)
-    elif prop == "saturation":
-        g = _luma(u)[:, None]
-        out = g + s * (u - g)
-    elif prop == "sharpness":
-        b = _blur(u)
-        out = torch.where(s < 0, u + (-s) * (b - u), u + s * (u - b))
-    elif prop == "grayscale":
-        out = _luma(u)[:, None].expand_as(u)
-    elif prop == "size":
-        h, w = u.shape[-2:]
-        rows = []
-        for img, f in zip(u, strength.tolist(), strict=True):
-            small = F.interpolate(
-                img[None], size=(max(1, round(h * f)), max(1, round(w * f))), mode="bilinear", antialias=True
-            )
-            rows.append(F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0])
-        out = torch.stack(rows)
-    else:
+    return editor(prop, u)(strength)
+
+
+def editor(prop: str, u: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``strength`` (N) -> ``u`` edited along ``prop``, with what does not depend on the strength (the mean
+    luma, the grey image, the blur) computed once: :func:`fit_strengths` tries 50 to 60 strengths."""
+    if prop not in CHANGEABLE:
         raise ValueError(f"{prop!r} cannot be edited; editable: {', '.join(CHANGEABLE)}")
-    return out.clamp(0, 1)
+    if prop == "size":
+        return lambda strength: _resample(u, strength)
+    if prop == "grayscale":
+        grey = _luma(u)[:, None].expand_as(u).clamp(0, 1)
+        return lambda strength: grey
+    if prop == "brightness":
+        base, step = torch.zeros_like(u), u
+    elif prop == "contrast":
+        base = _luma(u).flatten(1).mean(1).view(-1, 1, 1, 1)
+        step = u - base
+    elif prop == "saturation":
+        base = _luma(u)[:, None]
+        step = u - base
+    else:  # sharpness: s > 0 moves away from the blur (sharpens), s < 0 toward it, linearly either way
+        base, step = u, u - _blur(u)
+
+    def apply(strength: torch.Tensor) -> torch.Tensor:
+        s = strength.to(u.device, u.dtype).view(-1, 1, 1, 1)
+        return (base + s * step).clamp(0, 1)
+
+    return apply
+
+
+def _resample(u: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    """Each image shrunk by its factor and enlarged back: the detail of a smaller original."""
+    h, w = u.shape[-2:]
+    rows = []
+    for img, f in zip(u, strength.tolist(), strict=True):
+        small = F.interpolate(
+            img[None], size=(max(1, round(h * f)), max(1, round(w * f))), mode="bilinear", antialias=True
+        )
+        rows.append(F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0])
+    return torch.stack(rows).clamp(0, 1)
 
 
 def fit_strengths(prop: str, u: torch.Tensor, target: float | np.ndarray) -> np.ndarray:
@@ -106,8 +123,9 @@ def fit_strengths(prop: str, u: torch.Tensor, target: float | np.ndarray) -> np.
     scale = (lambda v: torch.log(v.double() + 1e-8)) if prop == "sharpness" else (lambda v: v.double())
     best = torch.full((len(u),), float("inf"), dtype=torch.float64)
     chosen = np.ones(len(u)) if prop != "sharpness" else np.zeros(len(u))
+    moved = editor(prop, u)
     for g in grid:
-        value = measure(prop, edit(prop, u, torch.full((len(u),), float(g)))).cpu()
+        value = measure(prop, moved(torch.full((len(u),), float(g)))).cpu()
         gap = (scale(value) - scale(want_t)).abs()
         better = (gap < best).numpy()
         chosen[better] = g

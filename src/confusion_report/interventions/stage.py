@@ -17,7 +17,7 @@ from ..loading import LoadedModel
 from ..outputs import logits_module
 from ..results import Finding, PreprocessInfo
 from .outcome import InterventionOutcome
-from .run import forward_budget, run_interventions
+from .run import run_interventions
 
 
 def path_loader(
@@ -50,10 +50,11 @@ def intervene(
     prep: PreprocessInfo,
     device: torch.device,
     batch_size: int,
-    budget_share: float,
+    budget: int,
     log: Callable[[str], None],
 ) -> tuple[tuple[Finding, ...], InterventionOutcome]:
-    """Run the interventions of the attention and slice findings and word their results into them."""
+    """Run the interventions of the attention and slice findings, within ``budget`` extra forwards
+    (:func:`~confusion_report.forward_budget.intervention_forwards`), and word their results into them."""
     outcome = run_interventions(
         findings,
         model=logits_module(loaded.module).to(device),
@@ -63,7 +64,7 @@ def intervene(
         mean=prep.mean,
         std=prep.std,
         device=device,
-        budget=forward_budget(len(predictions.labels), budget_share),
+        budget=budget,
         batch_size=batch_size,
     )
     if outcome.results:

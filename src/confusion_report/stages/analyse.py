@@ -22,7 +22,9 @@ from ..analyses.pairs import rank_pairs
 from ..analyses.separation import separability_inputs
 from ..diagnostics import Diagnostics, run_diagnostics
 from ..explain.occlusion_attention import occlusion_attention
+from ..explain.run import OUTSIDE_BUDGET
 from ..feature_space import FeatureSpaceOutput, run_feature_space
+from ..forward_budget import attention_share, intervention_forwards
 from ..interventions.outcome import InterventionOutcome
 from ..interventions.stage import intervene
 from ..results import ClassGroups, Cluster, Confusion, Gallery, Metrics, Pair
@@ -64,7 +66,13 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         warnings.append(f"{len(done.skipped)} file(s) were skipped (listed under Data).")
 
     features = run_feature_space(
-        p, pairs=pairs, galleries=galleries, root=setup.index.root, method=cfg.projection, log=log
+        p,
+        pairs=pairs,
+        galleries=galleries,
+        root=setup.index.root,
+        hashes=extras.get("image_hash"),
+        method=cfg.projection,
+        log=log,
     )
     warnings.extend(features.warnings)
     why = analyse_why(
@@ -85,10 +93,12 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         pair_attention_inputs(p, extras["cams"], pairs, top_pairs=cfg.top_pairs) if "cams" in extras else ()
     )
     # Without in-pass CAMs (no hooks: TorchScript, a static export) the attention evidence comes from
-    # region occlusion on a sample, within --explain-budget's share of the pass in extra forwards.
+    # region occlusion on a sample, within a quarter of --explain-budget (forward_budget.py); the
+    # interventions below get what the overlays and this left.
     # --no-cams turns it off as well.
+    spent = sum(c.forwards for c in why.explain.costs if c.method not in OUTSIDE_BUDGET) if why.explain else 0
     if "cams" not in extras and cfg.cams and pairs:
-        attention_inputs, note = occlusion_attention(
+        attention_inputs, note, forwards = occlusion_attention(
             setup.model,
             p,
             pairs,
@@ -97,8 +107,9 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
             device=done.device,
             top_pairs=cfg.top_pairs,
             batchable=setup.probe.batchable,
-            budget=cfg.explain_budget,
+            budget=attention_share(cfg.explain_budget),
         )
+        spent += forwards
         log(note)
     diagnostics = run_diagnostics(
         p,
@@ -127,7 +138,7 @@ def analyse(setup: Setup, done: PassResult, log: Callable[[str], None]) -> Analy
         prep=setup.prep,
         device=done.device,
         batch_size=setup.batch_size,
-        budget_share=cfg.explain_budget,
+        budget=intervention_forwards(len(p.labels), cfg.explain_budget, spent=spent),
         log=log,
     )
     diagnostics = dataclasses.replace(diagnostics, findings=findings)
