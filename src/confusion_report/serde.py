@@ -32,6 +32,12 @@ def to_jsonable(value: Any) -> Any:
     A field's ``metadata`` may rename it in JSON (``{"json": "class"}``) or leave it out
     (``{"skip_json": True}``). A dataclass with a ``json_encode()`` method chooses its own shape.
     """
+    # Plain values first: they are most of the calls (per-image lists of 10,000 images).
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    if cls is float:
+        return round_json_float(value) if math.isfinite(value) else None
     if hasattr(value, "json_encode") and dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(value.json_encode())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

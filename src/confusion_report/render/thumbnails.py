@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +37,25 @@ def array_uri(rgb: np.ndarray, *, side: int = THUMB_SIDE, quality: int = WEBP_QU
     return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def make_thumbnails(root: Path, rel_paths: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """Thumbnails for each relative path (deduplicated); also the paths that could not be read."""
+def make_thumbnails(
+    root: Path, rel_paths: Iterable[str], *, map_fn: Callable = map
+) -> tuple[dict[str, str], list[str]]:
+    """Thumbnails for each relative path (deduplicated); also the paths that could not be read.
+
+    ``map_fn`` (e.g. a thread pool's ``map``) encodes them; the result keeps the order of ``rel_paths``."""
+
+    def one(rel: str) -> str | None:
+        try:
+            return thumbnail_uri(Path(rel) if Path(rel).is_absolute() else root / rel)
+        except (ValueError, OSError):
+            return None
+
     media: dict[str, str] = {}
     failed: list[str] = []
-    for rel in dict.fromkeys(rel_paths):
-        path = Path(rel) if Path(rel).is_absolute() else root / rel
-        try:
-            media[rel] = thumbnail_uri(path)
-        except (ValueError, OSError):
+    unique = list(dict.fromkeys(rel_paths))
+    for rel, uri in zip(unique, map_fn(one, unique), strict=True):
+        if uri is None:
             failed.append(rel)
+        else:
+            media[rel] = uri
     return media, failed

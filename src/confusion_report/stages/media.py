@@ -6,6 +6,8 @@ stage's overlays and feature maps (numbers until here) through :mod:`~confusion_
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +44,16 @@ def encode_picture(picture: Picture) -> str:
 
 
 def media_stage(analysis: Analysis, *, root: Path) -> Media:
-    """Thumbnails of the shown images and the encoded overlays."""
-    uris, failed = make_thumbnails(root, shown_paths(analysis))
+    """Thumbnails of the shown images and the encoded overlays.
+
+    Encoding runs on every core: PIL's decoders and WebP/PNG encoders release the GIL, and a 10,000-image
+    CIFAR report encodes about 1,400 pictures (1 s on one core). Results keep their order."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        uris, failed = make_thumbnails(root, shown_paths(analysis), map_fn=pool.map)
+        pictures = analysis.why.pictures
+        uris.update(zip(pictures, pool.map(encode_picture, pictures.values()), strict=True))
+        # Issue 16: the interventions' before/after images.
+        edited = analysis.interventions.pictures
+        uris.update(zip(edited, pool.map(lambda picture: array_uri(picture.rgb), edited.values()), strict=True))
     warnings = (f"{len(failed)} image(s) could not be read for thumbnails.",) if failed else ()
-    uris.update({key: encode_picture(picture) for key, picture in analysis.why.pictures.items()})
-    # Issue 16: the interventions' before/after images.
-    uris.update({key: array_uri(picture.rgb) for key, picture in analysis.interventions.pictures.items()})
     return Media(uris=uris, warnings=warnings)
