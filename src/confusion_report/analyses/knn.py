@@ -23,30 +23,53 @@ def normalise(embeddings: np.ndarray) -> np.ndarray:
     return e / np.maximum(norms, 1e-12)
 
 
+# Up to this many images the neighbours are exact; above it they are searched cell by cell (see _cell_knn).
+EXACT_MAX = 20_000
+PROBES = 8  # cells searched per cell, multiplied by 4 until the measured recall reaches MIN_RECALL
+MIN_RECALL = 0.95
+RECALL_SAMPLE = 200  # images whose exact neighbours measure the recall of the cell search
+
+
 @dataclass(frozen=True, eq=False)
 class KnnGraph:
-    """For each image its ``k`` nearest other images (``index``) and their cosine similarities, best first."""
+    """For each image its ``k`` nearest other images (``index``) and their cosine similarities, best first.
+
+    ``recall`` is None for an exact graph; for a cell search, the share of the true ``k`` nearest
+    neighbours it found, measured on a seeded sample of images."""
 
     index: np.ndarray
     similarity: np.ndarray
+    recall: float | None = None
 
     @property
     def k(self) -> int:
         return self.index.shape[1]
 
 
-def knn_graph(unit: np.ndarray, *, k: int) -> KnnGraph:
-    """Exact k nearest neighbours by cosine of unit-length rows, excluding the image itself.
+def knn_graph(unit: np.ndarray, *, k: int, exact_max: int = EXACT_MAX, seed: int = 0) -> KnnGraph:
+    """The k nearest neighbours by cosine of unit-length rows, excluding the image itself.
 
-    scikit-learn's brute-force search works through the distance matrix in memory-bounded chunks, so
-    50k images never hold an N x N array.
+    Exact up to ``exact_max`` images: scikit-learn's brute-force search works through the distance matrix in
+    memory-bounded chunks. Above it the exact search grows with N^2 (50,000 images x 128 dimensions: 18 s on
+    2 cores, mostly selecting the top k of 2.5 billion similarities), so the rows are grouped into cells by
+    spherical k-means and each cell searches only its :data:`PROBES` nearest cells (0.1 of the time on
+    class-structured embeddings). The recall is measured against an exact search for a sample of images;
+    below :data:`MIN_RECALL` four times as many cells are searched, and the exact search runs once that
+    would be half of them or more (embeddings without cluster structure).
     """
-    from sklearn.neighbors import NearestNeighbors
-
     n = len(unit)
     k = max(0, min(k, n - 1))
     if k == 0:
         return KnnGraph(np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=np.float32))
+    if n > exact_max:
+        return _cell_knn(np.asarray(unit, dtype=np.float32), k=k, seed=seed)
+    return _exact_knn(unit, k=k)
+
+
+def _exact_knn(unit: np.ndarray, *, k: int) -> KnnGraph:
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(unit)
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="euclidean").fit(unit)
     dist, idx = nn.kneighbors(unit)
     # Drop the image itself; with exact copies it need not come first, so remove it by value.
@@ -58,3 +81,83 @@ def knn_graph(unit: np.ndarray, *, k: int) -> KnnGraph:
     dist = dist[keep].reshape(n, k)
     sim = (1.0 - dist.astype(np.float64) ** 2 / 2.0).astype(np.float32)
     return KnnGraph(idx.astype(np.int64), sim)
+
+
+def _top_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column positions and values of each row's ``k`` largest entries, largest first."""
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(sim, top, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _spherical_kmeans(unit: np.ndarray, cells: int, *, seed: int, iterations: int = 4) -> np.ndarray:
+    """Cell of each row: a few Lloyd steps of k-means on the unit sphere from a seeded sample of rows."""
+    rng = np.random.default_rng(seed)
+    centres = unit[rng.choice(len(unit), size=cells, replace=False)].copy()
+    assign = np.zeros(len(unit), dtype=np.int64)
+    for _ in range(iterations):
+        assign = np.concatenate([(unit[lo : lo + 8192] @ centres.T).argmax(axis=1) for lo in range(0, len(unit), 8192)])
+        sums = np.zeros_like(centres)
+        np.add.at(sums, assign, unit)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        empty = norms[:, 0] < 1e-12
+        centres = np.where(empty[:, None], centres, sums / np.maximum(norms, 1e-12))
+    return assign
+
+
+def _cell_knn(unit: np.ndarray, *, k: int, seed: int, chunk: int = 1024) -> KnnGraph:
+    """Neighbours searched among the rows of each cell's nearest cells (an inverted-file search), with as many
+    cells probed as a recall of :data:`MIN_RECALL` needs."""
+    n = len(unit)
+    cells = max(2, int(np.sqrt(n)))
+    assign = _spherical_kmeans(unit, cells, seed=seed)
+    members = [np.flatnonzero(assign == c) for c in range(cells)]
+    centres = np.stack([unit[m].mean(axis=0) if len(m) else np.zeros(unit.shape[1], np.float32) for m in members])
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    nearest_cells = np.argsort(-(centres @ centres.T), axis=1, kind="stable")
+    probes = PROBES
+    while True:
+        index, similarity = _probe_cells(unit, members, nearest_cells, k=k, probes=probes, chunk=chunk)
+        recall = _recall(unit, index, k=k, seed=seed)
+        if recall >= MIN_RECALL:
+            return KnnGraph(index, similarity, recall=recall)
+        probes *= 4
+        if probes * 2 >= cells:  # most cells: the exact search is cheaper than cell by cell
+            return _exact_knn(unit, k=k)
+
+
+def _probe_cells(
+    unit: np.ndarray, members: list[np.ndarray], nearest_cells: np.ndarray, *, k: int, probes: int, chunk: int
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(unit)
+    index = np.empty((n, k), dtype=np.int64)
+    similarity = np.empty((n, k), dtype=np.float32)
+    for c, queries in enumerate(members):
+        if len(queries) == 0:
+            continue
+        probed, count = [], 0
+        for j in nearest_cells[c]:  # its own cell first; more cells while there are too few candidates
+            probed.append(members[j])
+            count += len(members[j])
+            if len(probed) >= probes and count > k:
+                break
+        candidates = np.concatenate(probed)
+        for lo in range(0, len(queries), chunk):
+            q = queries[lo : lo + chunk]
+            sim = unit[q] @ unit[candidates].T
+            sim[candidates[None, :] == q[:, None]] = -np.inf  # never its own neighbour
+            top, values = _top_k(sim, k)
+            index[q] = candidates[top]
+            similarity[q] = values
+    return index, similarity
+
+
+def _recall(unit: np.ndarray, index: np.ndarray, *, k: int, seed: int) -> float:
+    """Share of the exact ``k`` nearest neighbours that ``index`` holds, over a seeded sample of rows."""
+    sample = np.random.default_rng(seed).choice(len(unit), size=min(RECALL_SAMPLE, len(unit)), replace=False)
+    sim = unit[sample] @ unit.T
+    sim[np.arange(len(sample)), sample] = -np.inf
+    exact, _ = _top_k(sim, k)
+    found = [len(np.intersect1d(exact[r], index[i])) for r, i in enumerate(sample)]
+    return float(np.sum(found) / (len(sample) * k))

@@ -267,6 +267,7 @@ def analyse_neighbours(
         centroid_classes=tuple(p.names) if small else (),
         centroid_cosine=tuple(tuple(float(v) for v in row) for row in matrix) if small else (),
         error_neighbours=error_neighbours(p, graph, shown_errors),
+        knn_recall=graph.recall,
         notes=()
         if small
         else (f"centroid similarity matrix left out ({n_classes} classes); the most similar pairs are listed",),

@@ -133,6 +133,9 @@ class FeatureSpace:
     centroid_cosine: tuple[tuple[float, ...], ...] = ()
     error_neighbours: tuple[ErrorNeighbours, ...] = ()
     notes: tuple[str, ...] = ()
+    # Above 20,000 images the k nearest neighbours are searched cell by cell: the share of the exact
+    # neighbours found, measured on a sample (None: exact).
+    knn_recall: float | None = None
 
 
 @dataclass(frozen=True)
