@@ -17,8 +17,15 @@ def symmetric_confusion_rate(counts: np.ndarray) -> np.ndarray:
     return (rates + rates.T) / 2
 
 
+# Optimal leaf ordering grows with the cube of the classes: 0.09 s at 400, 3.4 s at 1,000 (measured). Above
+# this many classes the linkage's own leaf order is kept: its clusters stay contiguous; only the flips that
+# make neighbouring leaves a little more alike are skipped, which a 1,000-class raster overview cannot show.
+OPTIMAL_ORDER_MAX = 500
+
+
 def cluster_order(counts: np.ndarray) -> np.ndarray:
-    """Leaf order of average-linkage clustering on symmetric confusion, with optimal leaf ordering.
+    """Leaf order of average-linkage clustering on symmetric confusion, with optimal leaf ordering up to
+    :data:`OPTIMAL_ORDER_MAX` classes.
 
     Classes that trade errors end up adjacent, so blocks of confusion show as squares on the diagonal
     even at 100 classes.
@@ -34,7 +41,8 @@ def cluster_order(counts: np.ndarray) -> np.ndarray:
     np.fill_diagonal(dist, 0.0)
     condensed = squareform(dist, checks=False)
     tree = linkage(condensed, method="average")
-    tree = optimal_leaf_ordering(tree, condensed)
+    if n <= OPTIMAL_ORDER_MAX:
+        tree = optimal_leaf_ordering(tree, condensed)
     return leaves_list(tree)
 
 

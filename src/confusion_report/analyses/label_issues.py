@@ -132,10 +132,10 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.n
     """
     from scipy.optimize import minimize
 
-    z = np.asarray(logits, dtype=np.float64)
-    n, c = z.shape
+    n, c = np.shape(logits)
     if c > MANY_CLASSES:
-        return _fit_calibration_many(z, labels)
+        return _fit_calibration_many(np.asarray(logits), labels)
+    z = np.asarray(logits, dtype=np.float64)
     rows = np.arange(n)
 
     def nll(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -169,15 +169,21 @@ def _fit_calibration_many(
     from scipy.optimize import minimize_scalar
 
     n, c = z.shape
-    z32 = z.astype(np.float32)
+    z32 = np.asarray(z, dtype=np.float32)  # the pass's logits are float32 already: no copy
     share = np.bincount(labels, minlength=c).astype(np.float64) / n
     present = share > 0
     bias = np.zeros(c, dtype=np.float32)
 
-    def scaled(t: float) -> np.ndarray:
-        s = z32 / np.float32(t) + bias[None, :]
-        s -= s.max(axis=1, keepdims=True)
-        return s
+    buf = np.empty_like(z32)  # one N x C buffer for every pass: fresh 200 MB arrays cost more in page faults
+
+    def mean_probability(t: float) -> np.ndarray:
+        """Per class, the mean over images of the calibrated probability (softmax of z / t + bias)."""
+        np.divide(z32, np.float32(t), out=buf)
+        np.add(buf, bias[None, :], out=buf)
+        np.subtract(buf, buf.max(axis=1, keepdims=True), out=buf)
+        np.exp(buf, out=buf)
+        np.divide(buf, buf.sum(axis=1, keepdims=True), out=buf)
+        return buf.mean(axis=0, dtype=np.float64)
 
     # The temperature is one number: a seeded sample of images pins it down at a fraction of the cost.
     sample = np.sort(np.random.default_rng(0).permutation(n)[: max(10_000, 2_000_000 // c)])
@@ -192,8 +198,7 @@ def _fit_calibration_many(
     for _ in range(rounds):
         log_t = float(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-2}).x)
         for _ in range(bias_steps):
-            e = np.exp(scaled(float(np.exp(log_t))))
-            mean_p = (e / e.sum(axis=1, keepdims=True)).mean(axis=0, dtype=np.float64)
+            mean_p = mean_probability(float(np.exp(log_t)))
             step = np.zeros(c)
             step[present] = np.log(share[present] / np.maximum(mean_p[present], 1e-300))
             bias = np.clip(bias + step, -10.0, 10.0).astype(np.float32)
