@@ -92,8 +92,23 @@ def environment() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["heat_uri"] = lambda m: heat_uri(m)  # mean attention maps, drawn from the JSON numbers
     env.globals["separation_svg"] = separation_svg
+    env.globals["attention_shown"] = attention_shown
     env.filters["by_anchor"] = lambda items: {i.anchor: i for i in items or ()}
     return env
+
+
+def attention_shown(data: ReportData) -> list:
+    """The classes whose mean attention map the report draws: all of them in class order up to
+    ``LIMITS.attention_classes``; above it, those of the ranked pairs first (in pair order), then the rest."""
+    classes = [c for c in data.attention.classes if c.attention] if data.attention else []
+    if len(classes) <= LIMITS.attention_classes:
+        return classes
+    rank: dict[str, int] = {}
+    for pair in data.pairs:
+        for name in (pair.true, pair.pred):
+            rank.setdefault(name, len(rank))
+    ordered = sorted(classes, key=lambda c: rank.get(c.name, len(rank)))  # stable: class order after the pairs
+    return ordered[: LIMITS.attention_classes]
 
 
 def render_html(data: ReportData) -> str:
