@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layout import NCHW, LayerLayout, infer_layout, is_signed, main_tensor, replace_main
+from .layout import NCHW, TOKENS, LayerLayout, infer_layout, is_signed, main_tensor, replace_main, select_tokens
 from .loading import find_final_linear, get_submodule
 from .outputs import logits_of
 
@@ -116,6 +116,31 @@ def find_target_layer(
     return spatial[-1] if spatial else None
 
 
+def _keep_head_input(module: nn.Module, kept: dict[str, torch.Tensor]) -> list:
+    """A pre-hook on the model's final linear layer that keeps its input under ``kept["\0head"]``; its handles."""
+    head = find_final_linear(module)
+    if head is None:
+        return []
+
+    def keep(_m, args) -> None:
+        if args and isinstance(args[0], torch.Tensor):
+            kept.setdefault("\0head", args[0])
+
+    return [get_submodule(module, head).register_forward_pre_hook(keep)]
+
+
+def _decision_grads(
+    logits: torch.Tensor, head_input: torch.Tensor | None, tensors: list[torch.Tensor]
+) -> tuple[torch.Tensor | None, ...]:
+    """Gradients of the first image's top logit with respect to ``tensors`` (None where unused)."""
+    grads = torch.autograd.grad(logits.float()[0].max(), tensors, allow_unused=True, retain_graph=True)
+    if head_input is not None and all(g is None or not g.any() for g in grads):
+        # A zero-initialised head (torchvision's ViT) passes no gradient at all: ask what the head reads
+        # instead, the embedding.
+        grads = torch.autograd.grad(head_input.float().pow(2).sum(), tensors, allow_unused=True)
+    return grads
+
+
 def gradient_reach(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes) -> dict[str, float]:
     """Per layer that reads as maps: the share of the top logit's gradient that falls on its spatial
     positions (1.0 for a CNN; 0.0 for patch tokens that no longer reach a class-token head)."""
@@ -134,27 +159,15 @@ def gradient_reach(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes)
 
         return keep
 
-    def keep_head_input(_m, args) -> None:
-        if args and isinstance(args[0], torch.Tensor):
-            kept.setdefault("\0head", args[0])
-
     for name in spatial_layers(shapes):
         handles.append(get_submodule(module, name).register_forward_hook(hook(name)))
-    head = find_final_linear(module)
-    if head is not None:
-        handles.append(get_submodule(module, head).register_forward_pre_hook(keep_head_input))
+    handles.extend(_keep_head_input(module, kept))
     try:
         with torch.enable_grad():
             logits = logits_of(module(x))
             head_input = kept.pop("\0head", None)
             names = [n for n, t in kept.items() if t.requires_grad]
-            tensors = [kept[n] for n in names]
-            grads = torch.autograd.grad(logits.float()[0].max(), tensors, allow_unused=True, retain_graph=True)
-            if head_input is not None and all(g is None or not g.any() for g in grads):
-                # A zero-initialised head (torchvision's ViT) passes no gradient at all: ask what the head
-                # reads instead, the embedding.
-                score = head_input.float().pow(2).sum()
-                grads = torch.autograd.grad(score, tensors, allow_unused=True)
+            grads = _decision_grads(logits, head_input, [kept[n] for n in names])
     finally:
         for h in handles:
             h.remove()
@@ -167,6 +180,122 @@ def gradient_reach(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes)
         spatial = float(shapes.layouts[name].to_nchw(grad.abs()).sum())
         reach[name] = spatial / total if total > 0 else 0.0
     return reach
+
+
+@dataclass(frozen=True)
+class CamBackward:
+    """What keeps the in-pass CAM's backward (from the logits to the target layer) small.
+
+    ``params_after``: modules that run after the target; during the CAM pass their own parameters require
+    grad. ``autograd.grad`` asks only for the target's gradient, so no weight gradient is ever computed, but
+    PyTorch's matmul folds a non-contiguous 3-D input into one matrix product only when the weight requires
+    grad: otherwise it expands the weight into a batched product, and the last block of torchvision's ViT
+    (whose batch-first attention transposes its input) ran 1.7x slower with autograd on than off.
+
+    ``rows``: modules after the target that act on each token alone, by name, with the leading tokens of
+    their output that reach the logits (the class token, before a class-token head). In the pass those
+    modules recompute just these rows with a graph and hand the rest on detached: the backward through the
+    last block's MLP covers one token instead of all of them, with the same gradient.
+    """
+
+    params_after: tuple[str, ...] = ()
+    rows: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+def plan_cam_backward(
+    module: nn.Module, sample: torch.Tensor, shapes: LayerShapes, target: str, *, hooked: tuple[str, ...] = ()
+) -> CamBackward:
+    """The :class:`CamBackward` of ``target``, from the probing trace and one probing forward and backward.
+
+    A module after a token target gets ``rows`` when (1) on the probing image the gradient of the decision
+    is exactly zero on all of its output's tokens but a few leading (non-patch) ones, and (2) it acts on
+    tokens one by one: run on those rows alone, it gives the same rows. Only the outermost such modules are
+    kept, and none that holds one of the ``hooked`` layers (their hooks would see the recomputed rows).
+    """
+    if target not in shapes.order:
+        return CamBackward()
+    after = [n for n in shapes.order[shapes.order.index(target) + 1 :] if not target.startswith(n + ".")]
+    params = tuple(n for n in after if any(True for _ in get_submodule(module, n).parameters(recurse=False)))
+    layout = shapes.layouts[target]
+    candidates = [
+        n
+        for n in after
+        if len(shapes.shapes[n]) == 3
+        and shapes.shapes[n][1] == shapes.shapes[target][1]
+        and not any(h == n or h.startswith(n + ".") for h in hooked)
+    ]
+    rows: dict[str, tuple[int, ...]] = {}
+    if layout.kind == TOKENS and layout.prefix > 0 and candidates:
+        rows = _token_rows(module, sample, target, candidates, prefix=layout.prefix)
+    outermost = {n: r for n, r in rows.items() if not any(n.startswith(m + ".") for m in rows)}
+    return CamBackward(params, outermost)
+
+
+def _token_rows(
+    module: nn.Module, sample: torch.Tensor, target: str, candidates: list[str], *, prefix: int
+) -> dict[str, tuple[int, ...]]:
+    """For :func:`plan_cam_backward`: the candidates whose output reaches the decision only through some of
+    its first ``prefix`` tokens and that act on tokens one by one, with those tokens."""
+    x = sample[None] if sample.dim() == 3 else sample
+    kept: dict[str, torch.Tensor] = {}
+    calls: dict[str, tuple[tuple, dict]] = {}
+
+    def start(_m, _i, out):
+        t = main_tensor(out)
+        if t is None or "\0target" in kept:
+            return None
+        # The graph starts here: the probe's backward covers only what runs after the target.
+        act = t.detach().requires_grad_(True)
+        kept["\0target"] = act
+        return replace_main(out, act.clone())
+
+    def hook(name: str):
+        def keep(_m, args, kwargs, out) -> None:
+            t = main_tensor(out)
+            if t is not None and name not in kept and t.requires_grad:
+                kept[name] = t
+                calls[name] = (args, kwargs)
+
+        return keep
+
+    handles = [get_submodule(module, target).register_forward_hook(start)]
+    handles += [get_submodule(module, n).register_forward_hook(hook(n), with_kwargs=True) for n in candidates]
+    handles += _keep_head_input(module, kept)
+    try:
+        with torch.enable_grad():
+            logits = logits_of(module(x))
+            head_input = kept.pop("\0head", None)
+            kept.pop("\0target", None)
+            names = list(kept)
+            grads = _decision_grads(logits, head_input, [kept[n] for n in names]) if names else ()
+    finally:
+        for h in handles:
+            h.remove()
+    found: dict[str, tuple[int, ...]] = {}
+    for name, grad in zip(names, grads, strict=True):
+        if grad is None:
+            continue
+        reaching = tuple(int(i) for i in torch.nonzero(grad.abs().sum(dim=(0, 2))).flatten())
+        if (
+            reaching
+            and reaching[-1] < prefix
+            and _acts_per_token(get_submodule(module, name), *calls[name], kept[name], reaching)
+        ):
+            found[name] = reaching
+    return found
+
+
+def _acts_per_token(sub: nn.Module, args: tuple, kwargs: dict, out: torch.Tensor, rows: tuple[int, ...]) -> bool:
+    """Does ``sub``, run on ``rows`` of its token inputs alone, give the same rows of ``out``?"""
+    if kwargs or not args:
+        return False
+    index = torch.tensor(rows, device=out.device)
+    with torch.no_grad():
+        part = main_tensor(sub(*select_tokens(args, index, tuple(out.shape[:2]))))
+    expected = out.detach().index_select(1, index)
+    if part is None or part.shape != expected.shape:
+        return False
+    return bool(torch.allclose(part, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max().clamp_min(1e-6))))
 
 
 @dataclass(frozen=True)

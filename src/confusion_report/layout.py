@@ -88,6 +88,11 @@ def replace_main(out, new: torch.Tensor):
     return type(out)([new, *out[1:]]) if isinstance(out, list) else (new, *out[1:])
 
 
+def select_tokens(args: tuple, index: torch.Tensor, lead: tuple[int, ...]) -> list:
+    """``args`` with each tensor whose first two dimensions are ``lead`` (N, L) cut to the tokens ``index``."""
+    return [a.index_select(1, index) if isinstance(a, torch.Tensor) and tuple(a.shape[:2]) == lead else a for a in args]
+
+
 @lru_cache(maxsize=64)
 def _grids(height: int, width: int, *, exact: bool) -> dict[int, tuple[int, int]]:
     """Patch grids an input of this size can give, by cell count: strides that divide both sides (``exact``,

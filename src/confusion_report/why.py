@@ -24,7 +24,7 @@ from .config import BuildConfig
 from .errors import ReportError
 from .explain.pictures import Picture
 from .explain.run import ExplainOptions, PassOutputs, activation_views, explain_galleries, view_images
-from .layers import choose_target, find_stages, trace_shapes
+from .layers import CamBackward, choose_target, find_stages, plan_cam_backward, trace_shapes
 from .layout import LayerLayout
 from .loading import LoadedModel, get_submodule
 from .results import AttentionResult, ExplainInfo, Gallery, Pair, PairActivations, PreprocessInfo, Separation
@@ -89,7 +89,16 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
     stages.cache_key = ",".join(plan.stages)  # --cache: cached arrays are only reused for the same layers
     plan.collectors.append(stages)
     if cfg.cams:
-        cams = CamCollector(get_submodule(loaded.module, target), layout=plan.layouts[target])
+        try:
+            backward = plan_cam_backward(loaded.module, sample, shapes, target, hooked=plan.stages)
+        except Exception:  # only a cost: without the shortcuts the backward runs through everything after the layer
+            backward = CamBackward()
+        cams = CamCollector(
+            get_submodule(loaded.module, target),
+            layout=plan.layouts[target],
+            grad_modules=[get_submodule(loaded.module, n) for n in backward.params_after],
+            token_rows={get_submodule(loaded.module, n): rows for n, rows in backward.rows.items()},
+        )
         cams.cache_key = target
         plan.collectors.append(cams)
     return plan
