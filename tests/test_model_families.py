@@ -58,13 +58,17 @@ def _options() -> dict:
     }
 
 
-# Where the proof does not hold yet, said so and kept failing-if-fixed (strict): the tiny ConvNeXt learns the
-# centre blob more than the corner (3 of the 6 cornered images flip), and MaxViT's last block mixes every
-# position through its grid attention before the target (``blocks.1``), so the CAM peaks at the corner
-# with only ~0.2 of its mass there.
+# Where the proof does not hold yet, said so and kept failing-if-fixed (strict). Both models have learnt the
+# corner (all 6 cornered images flip; occluding the corner cell removes the margin, other cells do not), and
+# the errors' CAM peaks in the top-left cell, but with too little of its mass there: their last 4x4 map is
+# mixed over every position. ConvNeXt: the last block's 7x7 depthwise convolution covers the whole 4x4 map
+# (0.32 of the mass top-left at ``features``). MaxViT: 0.20 at ``blocks.1``, and no better inside the last
+# block (0.13 at its MBConv, 0.18 after its window attention, i.e. before its grid attention): the first
+# block's grid attention has already copied the corner to far positions (0.3 at ``blocks.0``, 0.4-0.55 only
+# at the stem). Input-gradient x (image - background) puts 0.64 of its mass on the corner cell of MaxViT.
 KNOWN_GAPS = {
-    "convnext": "the tiny ConvNeXt learns the corner cue only in part: 3 of the 6 cornered images flip",
-    "maxvit": "grid attention in MaxViT's last block spreads the corner over every position of blocks.1",
+    "convnext": "ConvNeXt's last 7x7 depthwise conv mixes its whole 4x4 map: 0.32 of the CAM's mass is top-left",
+    "maxvit": "MaxViT's grid attention mixes every block's map: 0.20 of the CAM top-left, no better inside blocks.1",
 }
 
 
