@@ -40,7 +40,8 @@ FAMILIES = {
     "vit": ("encoder.layers.encoder_layer_1.ln_1", None),
     "swin": ("features.3.0.norm1", None),
     "convnext": ("features", None),
-    "maxvit": ("blocks.1", None),
+    # Inside the last block, before its attention: the plan sees the block regroup its map into windows.
+    "maxvit": ("blocks.0.layers.0.layers.MBconv", None),
     "timm-vit-registers": ("blocks.1.norm1", "timm"),
     "hf-vit": ("vit.layers.1.layernorm_before", "transformers"),
 }
@@ -58,18 +59,11 @@ def _options() -> dict:
     }
 
 
-# Where the proof does not hold yet, said so and kept failing-if-fixed (strict). Both models have learnt the
-# corner (all 6 cornered images flip; occluding the corner cell removes the margin, other cells do not), and
-# the errors' CAM peaks in the top-left cell, but with too little of its mass there: their last 4x4 map is
-# mixed over every position. ConvNeXt: the last block's 7x7 depthwise convolution covers the whole 4x4 map
-# (0.32 of the mass top-left at ``features``). MaxViT: 0.20 at ``blocks.1``, and no better inside the last
-# block (0.13 at its MBConv, 0.18 after its window attention, i.e. before its grid attention): the first
-# block's grid attention has already copied the corner to far positions (0.3 at ``blocks.0``, 0.4-0.55 only
-# at the stem). Input-gradient x (image - background) puts 0.64 of its mass on the corner cell of MaxViT.
-KNOWN_GAPS = {
-    "convnext": "ConvNeXt's last 7x7 depthwise conv mixes its whole 4x4 map: 0.32 of the CAM's mass is top-left",
-    "maxvit": "MaxViT's grid attention mixes every block's map: 0.20 of the CAM top-left, no better inside blocks.1",
-}
+# Where the proof does not hold yet, said so and kept failing-if-fixed (strict). Empty: ConvNeXt and MaxViT
+# passed once their (N, C, H, W) maps kept Grad-CAM (the deviation map put 0.28 of ConvNeXt's mass on the
+# corner cell, Grad-CAM 0.55), ConvNeXt trained on more distinct batches and MaxViT had one block (its
+# two-block 4x4 map made the cue one cell, with the square's edge on the border of the next one).
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -157,7 +151,7 @@ TORCHVISION = {
     "mobilenet_v3_small": (lambda: _tv("mobilenet_v3_small"), "features", "nchw", 8),
     "densenet121": (lambda: _tv("densenet121"), "features", "nchw", 8),
     "regnet_y_400mf": (lambda: _tv("regnet_y_400mf"), "trunk_output", "nchw", 2),
-    "maxvit": (_tiny_maxvit, "blocks.1", "nchw", 2),
+    "maxvit": (_tiny_maxvit, "blocks.1.layers.0.layers.MBconv", "nchw", 2),
 }
 
 

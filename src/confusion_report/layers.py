@@ -10,7 +10,6 @@ never reach the output (their CAM would be empty), while inside that block they 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layout import NCHW, TOKENS, LayerLayout, infer_layout, is_signed, main_tensor, replace_main, select_tokens
+from .layout import NCHW, TOKENS, LayerLayout, infer_layout, main_tensor, replace_main, select_tokens
 from .loading import find_final_linear, get_submodule
 from .outputs import logits_of
 
@@ -72,9 +71,11 @@ def trace_shapes(module: nn.Module, sample: torch.Tensor) -> LayerShapes:
             order.append(name)
             if args and isinstance(args[0], torch.Tensor):
                 inputs[name] = tuple(args[0].shape)
+            # (N, C, H, W) maps get Grad-CAM even when their features are signed (a ConvNeXt stage): before
+            # global pooling the gradient is the same at every position, so the deviation map would be
+            # |CAM - mean CAM|, which counts positions with less evidence than average as evidence. On a tiny
+            # ConvNeXt that learnt a corner cue it put 0.28 of its mass on the corner cell, Grad-CAM 0.55.
             layout = infer_layout(shapes[name], input_hw, module=sub, prefix_hint=hint)
-            if layout is not None and layout.kind == NCHW and is_signed(t):
-                layout = dataclasses.replace(layout, signed=True)
             if layout is not None:
                 layouts[name] = layout
 
@@ -305,6 +306,8 @@ class TargetChoice:
     name: str
     layout: LayerLayout
     notes: tuple[str, ...] = ()
+    # The layer the stages are found around: the last spatial layer, also when the CAM layer lies inside it.
+    stage_anchor: str | None = None
 
 
 def choose_target(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes) -> TargetChoice | None:
@@ -323,8 +326,11 @@ def choose_target(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes) 
             notes.append("no layer's spatial positions reach the output; the last spatial layer was taken")
     if name is None:
         return None
+    anchor = name
     if shapes.layouts[name].kind != NCHW:
         name = _inside_last_block(module, shapes, name, reach)
+    else:
+        name = _before_regrouping(module, shapes, name)
     layout = shapes.layouts[name]
     if layout.uncertain:
         notes.append(layout.uncertain)
@@ -337,7 +343,43 @@ def choose_target(module: nn.Module, sample: torch.Tensor, shapes: LayerShapes) 
             + "; ".join(notes)
             + ". Pass --target-layer to choose another."
         ]
-    return TargetChoice(name, layout, tuple(notes))
+    return TargetChoice(name, layout, tuple(notes), stage_anchor=anchor)
+
+
+def _before_regrouping(module: nn.Module, shapes: LayerShapes, name: str) -> str:
+    """For an (N, C, H, W) layer whose last part regroups its map's positions (into windows or a grid for
+    attention, as MaxViT's blocks do), the last map inside it that holds no regrouping: the input of its
+    last attention, whose positions that attention has not yet mixed. ``name`` when nothing regroups.
+
+    A module regroups when its input is a map of the layer's grid and its output holds as many values in
+    another shape than the map or its channels-last permutation, (N, windows, positions, C) say. On a
+    tiny MaxViT that learnt a corner cue, Grad-CAM put 0.62-0.66 of its mass on the corner there against
+    0.51-0.63 at the block's output."""
+    grid = shapes.layouts[name].grid
+
+    def is_map(m: str) -> bool:
+        layout = shapes.layouts.get(m)
+        return layout is not None and layout.kind == NCHW and layout.grid == grid
+
+    def regroups(m: str) -> bool:
+        given, out = shapes.inputs.get(m), shapes.shapes[m]
+        if given is None or len(given) != 4 or tuple(given[2:]) != grid or is_map(m):
+            return False
+        return int(np.prod(out)) == int(np.prod(given)) and out != (given[0], *given[2:], given[1])
+
+    inside = [m for m in shapes.order if m.startswith(name + ".")]
+    regrouping = [m for m in inside if regroups(m)]
+    if not regrouping:
+        return name
+    local = [
+        m
+        for m in inside
+        if is_map(m)
+        and _has_parameters(get_submodule(module, m))
+        and not any(r.startswith(m + ".") for r in regrouping)
+        and shapes.order.index(m) < shapes.order.index(regrouping[-1])
+    ]
+    return local[-1] if local else name
 
 
 def _inside_last_block(module: nn.Module, shapes: LayerShapes, name: str, reach: dict[str, float] | None) -> str:

@@ -26,7 +26,7 @@ class LayerLayout:
     """How to read one layer's output as maps: ``kind`` (nchw, nhwc or tokens), the ``grid`` (h, w) and,
     for tokens, how many leading non-patch tokens (``prefix``) to drop. ``uncertain`` says why the
     reading is a guess (None when the shape left one reading). ``signed``: the features are normalised
-    rather than rectified (tokens, channels-last stages, a ConvNeXt stage), so zero does not mean "absent"
+    rather than rectified (tokens, channels-last stages), so zero does not mean "absent"
     and the CAM is :func:`~confusion_report.collectors.cams.deviation_cam` rather than Grad-CAM."""
 
     kind: str
@@ -59,17 +59,6 @@ class LayerLayout:
             return f"channels-last (N, H, W, C), {h}x{w}"
         dropped = f"{self.prefix} leading token{'s' if self.prefix != 1 else ''} dropped"
         return f"tokens (N, L, C): {dropped}, {h}x{w} grid"
-
-
-# A map whose negative part carries more than this share of its mass is signed (normalised), not rectified:
-# ReLU outputs have none, GELU, SiLU and Hardswish of normal inputs 0.15 to 0.3, batch or layer norm outputs about half.
-SIGNED_SHARE = 0.35
-
-
-def is_signed(t: torch.Tensor) -> bool:
-    """True when an output's negative values carry more than :data:`SIGNED_SHARE` of its absolute mass."""
-    total = float(t.abs().sum())
-    return total > 0 and float((-t).clamp_min(0).sum()) > SIGNED_SHARE * total
 
 
 def main_tensor(out) -> torch.Tensor | None:

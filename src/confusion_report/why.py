@@ -62,7 +62,7 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
         plan.notes.append(f"could not trace layer shapes ({exc}); no CAMs or stage activations")
         return plan
     if cfg.target_layer is not None:
-        target = cfg.target_layer
+        target = anchor = cfg.target_layer
         get_submodule(loaded.module, target)  # a clear error for a wrong name
         if target not in shapes.layouts:
             raise ReportError(
@@ -78,9 +78,10 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
             )
             return plan
         target = choice.name
+        anchor = choice.stage_anchor or target
         plan.notes.extend(choice.notes)
     plan.target_layer = target
-    plan.stages = find_stages(loaded.module, shapes, target)
+    plan.stages = find_stages(loaded.module, shapes, anchor)
     plan.layouts = {n: shapes.layouts[n] for n in (*plan.stages, target)}
     stages = StageCollector(
         {s: get_submodule(loaded.module, s) for s in plan.stages},

@@ -18,14 +18,16 @@ which are only chosen after the pass.
 Token (N, L, C) and channels-last (N, H, W, C) outputs are
 read as (N, C, H, W) maps through the layer's :class:`~confusion_report.layout.LayerLayout`: the backward
 still starts at the layer's own output, and leading class or register tokens are dropped after it.
+Their features are signed, with no meaningful zero, and their gradient differs from position to position
+(attention, a class-token head), so Grad-CAM's "positive evidence" (ReLU of gradient-weighted activations)
+has no fixed sign there: for those layers the map is :func:`deviation_cam`, the size of each position's
+first-order contribution relative to the image's mean position. (N, C, H, W) maps keep Grad-CAM even when
+signed (a ConvNeXt stage): before global pooling it is each position's first-order share of the logit.
+
 After the layer, what the plan measured (:class:`~confusion_report.layers.CamBackward`) keeps the backward
 small: the parameters of the modules after the layer require grad during the pass (so that PyTorch folds
 their matrix products; no weight gradient is computed), and modules that act on each token alone and whose
 other tokens never reach a class-token head recompute just the tokens that do with a graph.
-Their features (and those of normalised CNN stages such as ConvNeXt's) are signed, with no meaningful
-zero, so Grad-CAM's "positive evidence" (ReLU of gradient-weighted activations) has no fixed sign there:
-for those layers the map is :func:`deviation_cam`, the size of each position's first-order contribution
-relative to the image's mean position.
 """
 
 from __future__ import annotations
@@ -80,8 +82,8 @@ def deviation_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE
 
 
 def cam_of(layout: LayerLayout | None):
-    """The map for a layer: Grad-CAM for rectified (N, C, H, W) outputs, :func:`deviation_cam` for signed
-    ones (tokens, channels-last stages, normalised CNN stages such as ConvNeXt's)."""
+    """The map for a layer: Grad-CAM for (N, C, H, W) outputs, :func:`deviation_cam` for signed ones (tokens,
+    channels-last stages)."""
     return deviation_cam if layout is not None and layout.signed else low_res_cam
 
 
