@@ -100,7 +100,8 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
             grad_modules=[get_submodule(loaded.module, n) for n in backward.params_after],
             token_rows={get_submodule(loaded.module, n): rows for n, rows in backward.rows.items()},
         )
-        cams.cache_key = target
+        # The map kind is part of the key: which layers get the deviation map has changed between versions.
+        cams.cache_key = f"{target}:{'deviation' if plan.layouts[target].signed else 'gradcam'}"
         plan.collectors.append(cams)
     return plan
 
