@@ -18,7 +18,7 @@ import torch
 
 from confusion_report.collectors.cams import CamCollector
 from confusion_report.config import BuildConfig
-from confusion_report.loading import LoadedModel, get_submodule
+from confusion_report.loading import LoadedModel
 from confusion_report.outputs import logits_of
 from confusion_report.why import plan_why
 
@@ -45,7 +45,8 @@ def measure(name: str, *, size: int, batch: int, repeats: int, device: torch.dev
     plan = plan_why(LoadedModel(model, "module", name, hookable=True), x[0], BuildConfig())
     model = model.to(device).requires_grad_(False)
     x = x.to(device)
-    cam = CamCollector(get_submodule(model, plan.target_layer), layout=plan.target_layout)
+    # The plan's own collector: the same layer, layout and backward shortcuts as in the pass.
+    (cam,) = [c for c in plan.collectors if isinstance(c, CamCollector)]
     labels = torch.randint(0, 1000, (batch,), device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     autocast = (

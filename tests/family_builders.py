@@ -102,13 +102,13 @@ def family_model(family: str) -> nn.Module:
         from torchvision.models.convnext import CNBlockConfig
 
         return tvm.ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=2)
-    if family == "maxvit":
+    if family == "maxvit":  # one block: an 8x8 last map, where the 8 px cue covers 2x2 cells (see the test)
         return tvm.MaxVit(
             input_size=(SIDE, SIDE),
             stem_channels=8,
             partition_size=2,
-            block_channels=[16, 16],
-            block_layers=[1, 1],
+            block_channels=[16],
+            block_layers=[1],
             head_dim=8,
             stochastic_depth_prob=0.0,
             num_classes=2,
@@ -145,27 +145,31 @@ def family_model(family: str) -> nn.Module:
     raise ValueError(family)
 
 
-# Adam steps and learning rate that teach each family the cue (checked by the tests' accuracy assertion).
+# Adam steps, learning rate and distinct batches that teach each family the cue (checked by the tests'
+# accuracy assertion). ConvNeXt's per-position LayerNorm after its patchify stem removes most of a uniform
+# square's brightness, so it learns the square from its edges: with 4 batches it also learnt their noise
+# (3 of the test folder's 6 cornered images flipped), with 16 all 6 do.
 TRAINING = {
-    "cnn": (60, 3e-3),
-    "vit": (60, 3e-3),
-    "swin": (60, 3e-3),
-    "convnext": (120, 1e-3),
-    "maxvit": (60, 1e-3),
-    "timm-vit-registers": (150, 1e-3),
-    "hf-vit": (150, 2e-3),
+    "cnn": (60, 3e-3, 4),
+    "vit": (60, 3e-3, 4),
+    "swin": (60, 3e-3, 4),
+    "convnext": (200, 1e-3, 16),
+    "maxvit": (60, 1e-3, 4),
+    "timm-vit-registers": (150, 1e-3, 4),
+    "hf-vit": (150, 2e-3, 4),
 }
 
 
 def trained(family: str) -> nn.Module:
     """A tiny model of ``family`` that has learnt the cue."""
-    steps, lr = TRAINING[family]
+    steps, lr, batches = TRAINING[family]
     torch.manual_seed(0)
-    return train_on_cue(family_model(family), steps=steps, lr=lr)
+    return train_on_cue(family_model(family), steps=steps, lr=lr, batches=batches)
 
 
-def train_on_cue(model: nn.Module, *, steps: int = 80, lr: float = 1e-3, seed: int = 0) -> nn.Module:
-    """A few Adam steps on four alternating batches of :func:`training_batch`; returns the model in eval mode.
+def train_on_cue(model: nn.Module, *, steps: int = 80, lr: float = 1e-3, seed: int = 0, batches: int = 4) -> nn.Module:
+    """A few Adam steps on ``batches`` alternating batches of :func:`training_batch`; returns the model in
+    eval mode.
 
     Batch norms average their statistics over every step (momentum None): MaxViT's momentum of 0.01 would
     leave the running statistics near their initial values after so few steps.
@@ -177,9 +181,9 @@ def train_on_cue(model: nn.Module, *, steps: int = 80, lr: float = 1e-3, seed: i
             m.momentum = None
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    batches = [training_batch(64, seed=seed + k) for k in range(4)]
+    data = [training_batch(64, seed=seed + k) for k in range(batches)]
     for step in range(steps):
-        x, y = batches[step % len(batches)]
+        x, y = data[step % len(data)]
         opt.zero_grad()
         nn.functional.cross_entropy(net(x), y).backward()
         opt.step()

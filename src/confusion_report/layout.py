@@ -26,7 +26,7 @@ class LayerLayout:
     """How to read one layer's output as maps: ``kind`` (nchw, nhwc or tokens), the ``grid`` (h, w) and,
     for tokens, how many leading non-patch tokens (``prefix``) to drop. ``uncertain`` says why the
     reading is a guess (None when the shape left one reading). ``signed``: the features are normalised
-    rather than rectified (tokens, channels-last stages, a ConvNeXt stage), so zero does not mean "absent"
+    rather than rectified (tokens, channels-last stages), so zero does not mean "absent"
     and the CAM is :func:`~confusion_report.collectors.cams.deviation_cam` rather than Grad-CAM."""
 
     kind: str
@@ -61,17 +61,6 @@ class LayerLayout:
         return f"tokens (N, L, C): {dropped}, {h}x{w} grid"
 
 
-# A map whose negative part carries more than this share of its mass is signed (normalised), not rectified:
-# ReLU outputs have none, GELU, SiLU and Hardswish of normal inputs 0.15 to 0.3, batch or layer norm outputs about half.
-SIGNED_SHARE = 0.35
-
-
-def is_signed(t: torch.Tensor) -> bool:
-    """True when an output's negative values carry more than :data:`SIGNED_SHARE` of its absolute mass."""
-    total = float(t.abs().sum())
-    return total > 0 and float((-t).clamp_min(0).sum()) > SIGNED_SHARE * total
-
-
 def main_tensor(out) -> torch.Tensor | None:
     """A module's output tensor: the output itself, or the first element of a tuple or list (HF layers)."""
     if isinstance(out, torch.Tensor):
@@ -86,6 +75,11 @@ def replace_main(out, new: torch.Tensor):
     if isinstance(out, torch.Tensor):
         return new
     return type(out)([new, *out[1:]]) if isinstance(out, list) else (new, *out[1:])
+
+
+def select_tokens(args: tuple, index: torch.Tensor, lead: tuple[int, ...]) -> list:
+    """``args`` with each tensor whose first two dimensions are ``lead`` (N, L) cut to the tokens ``index``."""
+    return [a.index_select(1, index) if isinstance(a, torch.Tensor) and tuple(a.shape[:2]) == lead else a for a in args]
 
 
 @lru_cache(maxsize=64)

@@ -24,7 +24,7 @@ from .config import BuildConfig
 from .errors import ReportError
 from .explain.pictures import Picture
 from .explain.run import ExplainOptions, PassOutputs, activation_views, explain_galleries, view_images
-from .layers import choose_target, find_stages, trace_shapes
+from .layers import CamBackward, choose_target, find_stages, plan_cam_backward, trace_shapes
 from .layout import LayerLayout
 from .loading import LoadedModel, get_submodule
 from .results import AttentionResult, ExplainInfo, Gallery, Pair, PairActivations, PreprocessInfo, Separation
@@ -62,7 +62,7 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
         plan.notes.append(f"could not trace layer shapes ({exc}); no CAMs or stage activations")
         return plan
     if cfg.target_layer is not None:
-        target = cfg.target_layer
+        target = anchor = cfg.target_layer
         get_submodule(loaded.module, target)  # a clear error for a wrong name
         if target not in shapes.layouts:
             raise ReportError(
@@ -78,9 +78,10 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
             )
             return plan
         target = choice.name
+        anchor = choice.stage_anchor or target
         plan.notes.extend(choice.notes)
     plan.target_layer = target
-    plan.stages = find_stages(loaded.module, shapes, target)
+    plan.stages = find_stages(loaded.module, shapes, anchor)
     plan.layouts = {n: shapes.layouts[n] for n in (*plan.stages, target)}
     stages = StageCollector(
         {s: get_submodule(loaded.module, s) for s in plan.stages},
@@ -89,8 +90,18 @@ def plan_why(loaded: LoadedModel, sample: torch.Tensor, cfg: BuildConfig) -> Why
     stages.cache_key = ",".join(plan.stages)  # --cache: cached arrays are only reused for the same layers
     plan.collectors.append(stages)
     if cfg.cams:
-        cams = CamCollector(get_submodule(loaded.module, target), layout=plan.layouts[target])
-        cams.cache_key = target
+        try:
+            backward = plan_cam_backward(loaded.module, sample, shapes, target, hooked=plan.stages)
+        except Exception:  # only a cost: without the shortcuts the backward runs through everything after the layer
+            backward = CamBackward()
+        cams = CamCollector(
+            get_submodule(loaded.module, target),
+            layout=plan.layouts[target],
+            grad_modules=[get_submodule(loaded.module, n) for n in backward.params_after],
+            token_rows={get_submodule(loaded.module, n): rows for n, rows in backward.rows.items()},
+        )
+        # The map kind is part of the key: which layers get the deviation map has changed between versions.
+        cams.cache_key = f"{target}:{'deviation' if plan.layouts[target].signed else 'gradcam'}"
         plan.collectors.append(cams)
     return plan
 

@@ -18,20 +18,28 @@ which are only chosen after the pass.
 Token (N, L, C) and channels-last (N, H, W, C) outputs are
 read as (N, C, H, W) maps through the layer's :class:`~confusion_report.layout.LayerLayout`: the backward
 still starts at the layer's own output, and leading class or register tokens are dropped after it.
-Their features (and those of normalised CNN stages such as ConvNeXt's) are signed, with no meaningful
-zero, so Grad-CAM's "positive evidence" (ReLU of gradient-weighted activations) has no fixed sign there:
-for those layers the map is :func:`deviation_cam`, the size of each position's first-order contribution
-relative to the image's mean position.
+Their features are signed, with no meaningful zero, and their gradient differs from position to position
+(attention, a class-token head), so Grad-CAM's "positive evidence" (ReLU of gradient-weighted activations)
+has no fixed sign there: for those layers the map is :func:`deviation_cam`, the size of each position's
+first-order contribution relative to the image's mean position. (N, C, H, W) maps keep Grad-CAM even when
+signed (a ConvNeXt stage): before global pooling it is each position's first-order share of the logit.
+
+After the layer, what the plan measured (:class:`~confusion_report.layers.CamBackward`) keeps the backward
+small: the parameters of the modules after the layer require grad during the pass (so that PyTorch folds
+their matrix products; no weight gradient is computed), and modules that act on each token alone and whose
+other tokens never reach a class-token head recompute just the tokens that do with a graph.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layout import LayerLayout, main_tensor, replace_main
+from ..layout import LayerLayout, main_tensor, replace_main, select_tokens
 from .base import Collector, take_rows
 
 CAM_SIDE = 7
@@ -74,8 +82,8 @@ def deviation_cam(act: torch.Tensor, grad: torch.Tensor, *, side: int = CAM_SIDE
 
 
 def cam_of(layout: LayerLayout | None):
-    """The map for a layer: Grad-CAM for rectified (N, C, H, W) outputs, :func:`deviation_cam` for signed
-    ones (tokens, channels-last stages, normalised CNN stages such as ConvNeXt's)."""
+    """The map for a layer: Grad-CAM for (N, C, H, W) outputs, :func:`deviation_cam` for signed ones (tokens,
+    channels-last stages)."""
     return deviation_cam if layout is not None and layout.signed else low_res_cam
 
 
@@ -99,8 +107,16 @@ class CamCollector(Collector):
         layout: LayerLayout | None = None,
         side: int = CAM_SIDE,
         keep_side: int = KEEP_SIDE,
+        grad_modules: Sequence[nn.Module] = (),
+        token_rows: Mapping[nn.Module, tuple[int, ...]] | None = None,
     ) -> None:
         self.layer = layer
+        # From the plan's CamBackward: modules after the layer whose parameters join the graph, and modules
+        # that recompute only the token rows reaching the logits.
+        self.grad_modules = tuple(grad_modules)
+        self.token_rows = dict(token_rows or {})
+        self._thawed: list[nn.Parameter] = []
+        self._recomputing = False
         self.layout = layout  # None: the output is already (N, C, H, W)
         self.signed = layout is not None and layout.signed
         self.side = side
@@ -126,9 +142,34 @@ class CamCollector(Collector):
         """An activation or its gradient as (N, C, H, W), the same reshape for both."""
         return t if self.layout is None else self.layout.to_nchw(t)
 
+    def _rows_hook(self, rows: tuple[int, ...]):
+        """A forward hook that gives the module's output a graph through ``rows`` (of dim 1) only: those rows
+        are recomputed from the same rows of the inputs, the output keeps its values exactly."""
+
+        def hook(m, args, out):
+            t = main_tensor(out)
+            if self._recomputing or t is None or not t.requires_grad or t.dim() != 3 or t.shape[1] <= rows[-1]:
+                return None
+            index = torch.tensor(rows, device=t.device)
+            self._recomputing = True
+            try:
+                part = main_tensor(m(*select_tokens(args, index, tuple(t.shape[:2]))))
+            finally:
+                self._recomputing = False
+            # ``part - part.detach()`` is zero with part's graph: the values stay those of the full output.
+            return replace_main(out, t.detach().index_add(1, index, part - part.detach()))
+
+        return hook
+
     def attach(self, module: nn.Module, n: int) -> None:
         self.n = n
         self.hook_forward(self.layer, self._hook)
+        for m, rows in self.token_rows.items():
+            if rows:
+                self.hook_forward(m, self._rows_hook(rows))
+        self._thawed = [p for m in self.grad_modules for p in m.parameters(recurse=False) if not p.requires_grad]
+        for p in self._thawed:
+            p.requires_grad_(True)
 
     def maps_for(self, logits: torch.Tensor, targets: list[torch.Tensor]) -> torch.Tensor | None:
         """Maps before their ReLU (or, for signed layers, before the absolute value), (N, len(targets), H, W),
@@ -178,6 +219,9 @@ class CamCollector(Collector):
 
     def detach(self) -> None:
         super().detach()
+        for p in self._thawed:
+            p.requires_grad_(False)
+        self._thawed = []
         self.act = None
 
     def result(self, keep: np.ndarray) -> dict[str, np.ndarray]:

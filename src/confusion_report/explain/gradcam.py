@@ -57,8 +57,8 @@ def cam_maps(
 ) -> np.ndarray:
     """One CAM per image (N x H x W, each min-max scaled to 0..1 by the library), one target per image.
 
-    ``layout`` reads a token or channels-last layer as (N, C, H, W). A signed layer (tokens, channels-last,
-    normalised CNN stages) gets the in-pass CAM's own map (:func:`deviation_cam_maps`) at full resolution,
+    ``layout`` reads a token or channels-last layer as (N, C, H, W). A signed layer (tokens, channels-last)
+    gets the in-pass CAM's own map (:func:`deviation_cam_maps`) at full resolution,
     whatever ``method`` says: pytorch-grad-cam's methods assume features whose zero means "absent".
     """
     if layout is not None and layout.signed:

@@ -185,7 +185,7 @@ def explain_galleries(
     cam_source = None
     if "gradcam" in methods and layer is not None:
         t = time.perf_counter()
-        # Signed layers (tokens, channels-last, normalised stages) get the deviation map, which is not
+        # Signed layers (tokens, channels-last) get the deviation map, which is not
         # linear in the target after its absolute value: those maps are computed here, not from the pass.
         signed_layer = target_layout is not None and target_layout.signed
         if options.cam_method == "gradcam" and not signed_layer:
