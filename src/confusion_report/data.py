@@ -90,9 +90,12 @@ def discover_folder(root: Path, *, only_classes: Sequence[str] | None = None) ->
         found = 0
         for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
             dirnames.sort()
+            base = Path(dirpath)
+            # The relative path by string, once per folder: Path.relative_to per file cost 1 s at 50,000 files.
+            rel_dir = _rel(base, root)
             for name in sorted(filenames):
-                path = Path(dirpath) / name
-                rel = _rel(path, root)
+                path = base / name
+                rel = f"{rel_dir}/{name}"
                 if is_image_name(name):
                     records.append(ImageRecord(path, rel, class_dir.name))
                     found += 1
