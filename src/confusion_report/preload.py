@@ -1,10 +1,11 @@
 """Import the analysis libraries in a background thread while the pass runs.
 
 In a fresh process scipy, scikit-learn, Altair and matplotlib take about 2 s to import on this kind of
-machine (measured: scikit-learn's decomposition alone 1.2 s), all of it after the pass and on the report's
-critical path. The pass leaves CPU time to spare (workers wait on prefetch; on CUDA the cores are idle), so
-the imports are started as soon as the pass's first batch has arrived: after the data loader has forked its
-workers, so that no worker inherits an import lock held by this thread.
+machine (measured: scikit-learn's decomposition alone 1.2 s), and compiling the templates 0.5 s, all of it
+after the pass and on the report's critical path. The pass leaves CPU time to spare (workers wait on
+prefetch; on CUDA the cores are idle), so the imports are started as soon as the pass's first batch has
+arrived: after the data loader has forked its workers, so that no worker inherits an import lock held by
+this thread.
 """
 
 from __future__ import annotations
@@ -28,12 +29,19 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
-def _import_all(modules: tuple[str, ...]) -> None:
+def _import_all(modules: tuple[str, ...], warm: bool) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # a missing optional library is the analysis's to report, not the preloader's
             continue
+    if warm:
+        try:
+            from .render.html import warm_render
+
+            warm_render()  # templates compiled and the Vega bundle read before the write stage needs them
+        except Exception:  # the write stage will meet (and report) the same problem itself
+            pass
 
 
 def wait_for_preload() -> None:
@@ -44,11 +52,12 @@ def wait_for_preload() -> None:
         thread.join()
 
 
-def start_preload(modules: tuple[str, ...] = MODULES) -> threading.Thread:
-    """Start (once per process) a daemon thread importing ``modules``; return it."""
+def start_preload(modules: tuple[str, ...] = MODULES, *, warm: bool = True) -> threading.Thread:
+    """Start (once per process) a daemon thread importing ``modules`` and, with ``warm``, compiling the
+    report's templates and loading the Vega bundle; return it."""
     global _thread
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_import_all, args=(modules,), name="preload-imports", daemon=True)
+            _thread = threading.Thread(target=_import_all, args=(modules, warm), name="preload-imports", daemon=True)
             _thread.start()
         return _thread

@@ -11,10 +11,12 @@ vega-embed's styles and ``img-src data:`` for tooltip thumbnails). No torch here
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,14 +159,45 @@ def vega_bundle() -> Markup:
     """Vega + Vega-Lite + vega-embed as one classic script (from vl-convert-python, ~0.9 MB).
 
     Wrapped in a function so the bundle's top-level names cannot clash with other scripts on the page;
-    it publishes ``window.vegaEmbed``, ``window.vega`` and ``window.vegaLite``.
+    it publishes ``window.vegaEmbed``, ``window.vega`` and ``window.vegaLite``. vl-convert builds the bundle
+    in 1.6 s on every call (measured), so it is kept in the user's cache folder per vl-convert version.
     """
-    import vl_convert
-
-    js = vl_convert.javascript_bundle()
+    js = _cached_bundle()
     # "</script" would end the element early; "<\/script" means the same inside JS strings and regexes.
     js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
     return Markup("(function () {\n" + js + "\n})();")
+
+
+def bundle_cache_path() -> Path:
+    """Where the bundle of the installed vl-convert is kept: ``$XDG_CACHE_HOME`` (else ``~/.cache``)."""
+    from importlib.metadata import version
+
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "confusion-report" / f"vega-bundle-{version('vl-convert-python')}.js"
+
+
+def _cached_bundle() -> str:
+    import vl_convert
+
+    try:
+        path: Path | None = bundle_cache_path()
+    except (RuntimeError, ValueError):  # no home folder to find
+        path = None
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            pass  # not cached yet: build it
+    js = vl_convert.javascript_bundle()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(js, encoding="utf-8")
+            os.replace(tmp, path)  # atomic: a concurrent build reads the old file or the whole new one
+        except OSError:
+            pass  # a read-only cache folder only costs the 1.6 s again next time
+    return js
 
 
 @dataclass(frozen=True)
