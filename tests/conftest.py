@@ -13,6 +13,18 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (modules opt in with ``pytestmark``): on a busy 2-core machine two
+    threads are many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def colour_net() -> ColourNet:
     """The 3-class model whose errors are known by construction."""
     return ColourNet().eval()

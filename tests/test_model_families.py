@@ -25,13 +25,7 @@ from why_builders import save
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download: models are built from configs
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FAMILIES = {

@@ -17,14 +17,7 @@ from confusion_report.layers import find_stages, find_target_layer, trace_shapes
 from confusion_report.loading import LoadedModel
 from why_builders import CornerNet, StagedNet, make_corner_folder, square_image, to_tensor
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_target_layer_is_the_last_spatial_module_before_pooling() -> None:

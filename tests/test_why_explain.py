@@ -17,14 +17,7 @@ from confusion_report.explain.surrogate import superpixels, surrogate_map
 from confusion_report.outputs import logits_module
 from why_builders import SIDE, CornerNet, TwoSquareNet, make_corner_folder, square_image, to_tensor
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _share(heat: np.ndarray, cell: str) -> float:

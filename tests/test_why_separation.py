@@ -17,14 +17,7 @@ from confusion_report.render.separation import separation_svg
 from confusion_report.results import Pair, PairSeparation, Separation, StageScore
 from why_builders import halves_batch, train_staged
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pair(true: str, pred: str) -> Pair:
