@@ -36,7 +36,6 @@ from .pass_faults import (
     is_out_of_memory,
     non_finite_reasons,
 )
-from .preload import wait_for_preload
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -131,7 +130,6 @@ def run_pass(
     progress: bool = True,
     decoder: DeviceDecoder | None = None,
     checkpoint: PassCheckpoint | None = None,
-    on_first_batch: Callable[[], None] | None = None,
 ) -> PassArrays:
     """Run every image through the model once; return logits, sizes and what the collectors gathered.
 
@@ -141,7 +139,6 @@ def run_pass(
     finished, runs only the rest, and stores a part every ``checkpoint.every`` images and when it fails
     or is interrupted (:mod:`~confusion_report.checkpoint`). Faults of the model (it raises, runs out
     of memory, returns NaN) are handled as :mod:`~confusion_report.pass_faults` describes.
-    ``on_first_batch`` is called once when the first batch has arrived (the loader's workers exist by then).
     """
     import time
 
@@ -173,8 +170,6 @@ def run_pass(
     autocast, _ = autocast_for(device)
     grad_mode = torch.enable_grad if any(c.needs_grad for c in collectors) else torch.inference_mode
     todo_paths = [paths[i] for i in todo]
-    if workers > 0:
-        wait_for_preload()  # a second pass in one process must not fork while the first's imports run
     loader = DataLoader(
         decoder.dataset(todo_paths) if decoder is not None else ImageDataset(todo_paths, transform),
         batch_size=batch_size,
@@ -221,8 +216,6 @@ def run_pass(
                 for batch_no, batch in enumerate(
                     device_batches(loader, decoder or partial(_to_device, device=device), device), start=1
                 ):
-                    if batch_no == 1 and on_first_batch is not None:
-                        on_first_batch()
                     failed = [(int(todo[i]), reason) for i, reason in batch.failed]
                     skipped.extend(failed)
                     fresh.skipped.extend(failed)

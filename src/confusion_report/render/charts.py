@@ -23,6 +23,7 @@ import numpy as np
 from markupsafe import Markup
 
 from ..results import Projection
+from .user_cache import cache_dir
 
 EMBEDDING_CHART_ID = "chart-embedding"
 # Above this many points the chart draws on a canvas: SVG with tens of thousands of nodes is sluggish.
@@ -168,21 +169,18 @@ def vega_bundle() -> Markup:
     return Markup("(function () {\n" + js + "\n})();")
 
 
-def bundle_cache_path() -> Path:
-    """Where the bundle of the installed vl-convert is kept: ``$XDG_CACHE_HOME`` (else ``~/.cache``)."""
+def bundle_cache_path() -> Path | None:
+    """Where the bundle of the installed vl-convert is kept (:mod:`.user_cache`); None without a home."""
     from importlib.metadata import version
 
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "confusion-report" / f"vega-bundle-{version('vl-convert-python')}.js"
+    root = cache_dir()
+    return None if root is None else root / f"vega-bundle-{version('vl-convert-python')}.js"
 
 
 def _cached_bundle() -> str:
     import vl_convert
 
-    try:
-        path: Path | None = bundle_cache_path()
-    except (RuntimeError, ValueError):  # no home folder to find
-        path = None
+    path = bundle_cache_path()
     if path is not None:
         try:
             return path.read_text(encoding="utf-8")

@@ -24,6 +24,7 @@ from .heatmap import heatmap_svg
 from .heatmap_overview import display_order, group_blocks, overview_for, pair_rows
 from .overlay import heat_uri
 from .separation import separation_svg
+from .user_cache import cache_dir
 
 
 def templates_dir() -> Path:
@@ -77,11 +78,20 @@ def content_security_policy(html: str, *, allow_eval: bool = False) -> str:
     )
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in the user's cache folder: compiling all of them costs 0.5 s per process.
+    Jinja keys each entry by the template's name and a checksum of its source, so an edited template is
+    compiled afresh."""
+    folder = cache_dir(create=True)
+    return None if folder is None else jinja2.FileSystemBytecodeCache(str(folder))
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Autoescape everywhere and StrictUndefined, so a typo in a template fails loudly in tests."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -95,15 +105,6 @@ def environment() -> jinja2.Environment:
     env.globals["attention_shown"] = attention_shown
     env.filters["by_anchor"] = lambda items: {i.anchor: i for i in items or ()}
     return env
-
-
-def warm_render() -> None:
-    """Compile every template and load the Vega bundle, so that a later :func:`render_html` only renders
-    (called from the background preload during the pass: 0.5 s of template compilation, the bundle's read)."""
-    env = environment()
-    for name in env.list_templates(extensions=["j2"]):
-        env.get_template(name)
-    vega_bundle()
 
 
 def attention_shown(data: ReportData) -> list:

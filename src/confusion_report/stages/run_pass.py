@@ -22,7 +22,6 @@ from ..errors import DataError
 from ..gpu_decode import DeviceDecoder
 from ..pass_arrays import PassArrays
 from ..pass_faults import pass_notes
-from ..preload import start_preload
 from ..results import SkippedFile
 from .load import Setup
 
@@ -78,8 +77,6 @@ def pass_stage(setup: Setup, log: Callable[[str], None]) -> PassResult | None:
                     progress=cfg.progress and shard.is_main,
                     decoder=decoder,
                     # Checkpoints under --cache let a killed run resume (one process only).
-                    # The analysis libraries import in the background once the workers are forked.
-                    on_first_batch=start_preload,
                     checkpoint=(
                         cache.checkpoint(key, every=cfg.checkpoint_every)
                         if cache is not None and shard.world_size == 1

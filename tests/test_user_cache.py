@@ -1,4 +1,4 @@
-"""The Vega bundle is built by vl-convert once per version and read from the user's cache folder after."""
+"""The Vega bundle and the compiled templates are made once and read from the user's cache folder after."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from builders import ColourNet
 from confusion_report.render import charts
 
 
@@ -38,3 +39,20 @@ def test_an_unwritable_cache_folder_still_gives_the_bundle(fresh_bundle: Path) -
     """A cache location that cannot be created (a file stands in its way) costs time, never the report."""
     (fresh_bundle / "confusion-report").write_text("not a folder")
     assert "vegaEmbed" in str(charts.vega_bundle())
+
+
+def test_compiled_templates_are_kept_and_a_report_renders_from_them(fresh_bundle: Path, colour_folder: Path) -> None:
+    """A fresh environment stores compiled templates; the next one renders the same page from them."""
+    from confusion_report import build
+    from confusion_report.render import html
+
+    html.environment.cache_clear()
+    try:
+        result = build(ColourNet().eval(), colour_folder, out=None, workers=0, progress=False, preset="none")
+        first = html.render_html(result)
+        stored = list((fresh_bundle / "confusion-report").glob("__jinja2_*.cache"))
+        assert len(stored) >= 10
+        html.environment.cache_clear()
+        assert html.render_html(result) == first
+    finally:
+        html.environment.cache_clear()
