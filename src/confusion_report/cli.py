@@ -10,6 +10,7 @@ import click
 
 from . import __version__
 from .errors import ReportError
+from .forward_budget import DEFAULT_SHARE
 
 BUILD_EXAMPLES = """
 \b
@@ -222,7 +223,7 @@ def main() -> None:
 @click.option(
     "--explain-budget",
     type=click.FloatRange(0, min_open=True),
-    default=0.1,
+    default=DEFAULT_SHARE,
     show_default=True,
     help="Extra forwards after the pass, as a fraction of the images in it, shared by the whole build: the "
     "overlays (CAMs the pass lacks, activation views, occlusion) may spend half (at least 100), the interventions "

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .forward_budget import DEFAULT_SHARE
+
 
 @dataclass(frozen=True)
 class BuildConfig:
@@ -45,7 +47,7 @@ class BuildConfig:
     explain_samples: int = 200
     # Extra forwards of the explain stage (CAMs the pass lacks, activation views, occlusion) as a fraction
     # of the pass's images; LIME and SHAP are outside it.
-    explain_budget: float = 0.10
+    explain_budget: float = DEFAULT_SHARE
     cache_dir: Path | None = None
     gpu_decode: bool = True
     # With cache_dir: images between two checkpoints of the pass (a killed run resumes after the last).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+DEFAULT_SHARE = 0.10  # --explain-budget's default
 OVERLAY_SHARE = 0.5
 ATTENTION_SHARE = 0.25
 OVERLAY_FLOOR = 100

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layout import NCHW, TOKENS, LayerLayout, infer_layout, main_tensor, replace_main, select_tokens
+from .layout import NCHW, TOKENS, LayerLayout, graph_start, infer_layout, main_tensor, replace_main, select_tokens
 from .loading import find_final_linear, get_submodule
 from .outputs import logits_of
 
@@ -242,13 +242,12 @@ def _token_rows(
     calls: dict[str, tuple[tuple, dict]] = {}
 
     def start(_m, _i, out):
-        t = main_tensor(out)
-        if t is None or "\0target" in kept:
+        started = graph_start(out) if "\0target" not in kept else None
+        if started is None:
             return None
         # The graph starts here: the probe's backward covers only what runs after the target.
-        act = t.detach().requires_grad_(True)
-        kept["\0target"] = act
-        return replace_main(out, act.clone())
+        kept["\0target"], replaced = started
+        return replaced
 
     def hook(name: str):
         def keep(_m, args, kwargs, out) -> None:

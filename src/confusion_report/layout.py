@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,6 +76,17 @@ def replace_main(out, new: torch.Tensor):
     if isinstance(out, torch.Tensor):
         return new
     return type(out)([new, *out[1:]]) if isinstance(out, list) else (new, *out[1:])
+
+
+def graph_start(out) -> tuple[torch.Tensor, Any] | None:
+    """For a forward hook where a gradient's backward must stop: the output's main tensor detached as a leaf
+    that requires grad, and the output to return from the hook, which carries a clone of that leaf (so that an
+    in-place op after the layer, ReLU(inplace=True), does not touch it). None when there is no main tensor."""
+    t = main_tensor(out)
+    if t is None:
+        return None
+    act = t.detach().requires_grad_(True)
+    return act, replace_main(out, act.clone())
 
 
 def select_tokens(args: tuple, index: torch.Tensor, lead: tuple[int, ...]) -> list:

@@ -83,6 +83,25 @@ def _exact_knn(unit: np.ndarray, *, k: int) -> KnnGraph:
     return KnnGraph(idx.astype(np.int64), sim)
 
 
+def nearest_within(unit: np.ndarray, *, k: int, chunk: int = 2048) -> np.ndarray:
+    """For each unit-length row, its ``k`` most cosine-similar other rows (n, k), most similar first.
+
+    Plain matrix products in row chunks (memory ``chunk`` x n): for one pair's images this is several
+    times faster than a scikit-learn search, whose set-up dominated at 2,000 rows (10 pairs: 1.2 s)."""
+    n = len(unit)
+    k = max(0, min(k, n - 1))
+    out = np.empty((n, k), dtype=np.int64)
+    if k == 0:
+        return out
+    u = np.asarray(unit, dtype=np.float32)
+    for lo in range(0, n, chunk):
+        sim = u[lo : lo + chunk] @ u.T
+        rows = np.arange(len(sim))
+        sim[rows, lo + rows] = -np.inf  # never its own neighbour
+        out[lo : lo + chunk] = _top_k(sim, k)[0]
+    return out
+
+
 def _top_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column positions and values of each row's ``k`` largest entries, largest first."""
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layout import LayerLayout, main_tensor, replace_main, select_tokens
+from ..layout import LayerLayout, graph_start, main_tensor, replace_main, select_tokens
 from .base import Collector, take_rows
 
 CAM_SIDE = 7
@@ -129,14 +129,12 @@ class CamCollector(Collector):
         self.n = 0
 
     def _hook(self, _m, _i, out):
-        t = main_tensor(out)
-        if t is None or not torch.is_grad_enabled():
+        started = graph_start(out) if torch.is_grad_enabled() else None
+        if started is None:
             return None
         # The replaced output starts a fresh graph: the backward below stops here.
-        act = t.detach().requires_grad_(True)
-        self.act = act
-        # A clone, so that an in-place op after the layer (ReLU(inplace=True)) does not touch the leaf.
-        return replace_main(out, act.clone())
+        self.act, replaced = started
+        return replaced
 
     def _maps(self, t: torch.Tensor) -> torch.Tensor:
         """An activation or its gradient as (N, C, H, W), the same reshape for both."""

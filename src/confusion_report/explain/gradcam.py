@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..collectors.cams import deviation_cam
-from ..layout import LayerLayout, main_tensor, replace_main
+from ..layout import LayerLayout, graph_start
 
 CAM_METHODS = ("gradcam", "gradcam++", "layercam", "eigencam", "hirescam", "xgradcam")
 
@@ -84,12 +84,11 @@ def deviation_cam_maps(
     store: list[torch.Tensor] = []
 
     def hook(_m, _i, out):
-        t = main_tensor(out)
-        if t is None:
+        started = graph_start(out)
+        if started is None:
             return None
-        act = t.detach().requires_grad_(True)
-        store.append(act)
-        return replace_main(out, act.clone())
+        store.append(started[0])
+        return started[1]
 
     handle = layer.register_forward_hook(hook)
     try:

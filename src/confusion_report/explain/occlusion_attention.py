@@ -17,13 +17,14 @@ from ..analyses.occlusion_attention import N_REGIONS, pair_inputs_from_drops, re
 from ..analyses.predictions import Predictions
 from ..data import load_rgb
 from ..findings.inputs import PairAttentionInput
+from ..forward_budget import DEFAULT_SHARE, attention_share
 from ..loading import LoadedModel
 from ..outputs import logits_module
 from ..results import Pair
 
 # Extra forwards allowed by default, as a share of the pass's images: a quarter of the default
 # --explain-budget (forward_budget.attention_share).
-OCCLUSION_BUDGET = 0.025
+OCCLUSION_BUDGET = attention_share(DEFAULT_SHARE)
 FORWARDS_PER_IMAGE = N_REGIONS + 1
 
 

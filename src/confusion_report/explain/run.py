@@ -20,7 +20,7 @@ from ..analyses.predictions import Predictions
 from ..collectors.cams import CamCollector
 from ..data import load_rgb
 from ..engine import autocast_for
-from ..forward_budget import overlay_forwards
+from ..forward_budget import DEFAULT_SHARE, overlay_forwards
 from ..layout import LayerLayout
 from ..loading import LoadedModel, get_submodule
 from ..outputs import logits_module
@@ -48,7 +48,7 @@ OUTSIDE_BUDGET = ("lime", "shap")  # opt-in: their cost is stated, not bounded
 
 # ``--explain-budget``: the build's extra forwards as a share of the pass's images; the overlays may spend
 # half of it (forward_budget.py), never fewer than 100 forwards.
-DEFAULT_BUDGET = 0.10
+DEFAULT_BUDGET = DEFAULT_SHARE
 
 
 @dataclass(frozen=True)
