@@ -13,7 +13,7 @@ from PIL import Image
 from confusion_report import build
 from confusion_report.analyses.duplicates import dhash, find_duplicates
 from confusion_report.analyses.knn import knn_graph, normalise
-from confusion_report.analyses.neighbours import analyse_neighbours, pair_overlap
+from confusion_report.analyses.neighbours import analyse_neighbours, cosine_silhouette, pair_overlap
 from confusion_report.analyses.predictions import Predictions
 from confusion_report.analyses.projection import project, stratified_sample
 from confusion_report.render.charts import embedding_chart_spec
@@ -51,6 +51,20 @@ def _blobs(seed: int = 0, per_class: int = 150, dim: int = 16) -> tuple[np.ndarr
     )
     labels = np.repeat(np.arange(3), per_class)
     return emb, labels
+
+
+@pytest.mark.parametrize(("n_classes", "sample_size"), [(2, 2000), (2, 150), (4, 2000), (4, 97)])
+def test_cosine_silhouette_equals_scikit_learns(n_classes: int, sample_size: int) -> None:
+    """The closed-form silhouette matches scikit-learn's cosine silhouette, sampled or not."""
+    from sklearn.metrics import silhouette_score
+
+    emb, labels = _blobs(seed=3, per_class=120)
+    labels = labels % n_classes if n_classes != 3 else labels
+    labels[::7] = n_classes - 1  # uneven class sizes
+    unit = normalise(emb)
+    ours = cosine_silhouette(unit, labels, sample_size=sample_size, seed=5)
+    theirs = silhouette_score(unit, labels, metric="cosine", sample_size=min(sample_size, len(unit)), random_state=5)
+    assert ours == pytest.approx(theirs, abs=1e-6)
 
 
 def test_overlapping_classes_measure_as_overlapping_and_separate_classes_as_apart() -> None:

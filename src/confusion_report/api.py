@@ -20,7 +20,7 @@ from .results import ReportData
 from .stages.analyse import analyse
 from .stages.assemble import assemble
 from .stages.load import check_options, load
-from .stages.media import media_stage
+from .stages.media import MediaEncoder, media_stage
 from .stages.run_pass import pass_stage
 from .stages.write import write_outputs
 
@@ -49,8 +49,10 @@ def build(
     done = pass_stage(setup, log)  # 2. the one pass (or its cached arrays), sharded under torchrun
     if done is None:
         return None  # a torchrun rank other than 0: rank 0 analyses and writes
-    analysis = analyse(setup, done, log)  # 3. core, feature space, why, diagnostics, findings
-    media = media_stage(analysis, root=setup.index.root)  # 4. every thumbnail and overlay
+    # 4. every thumbnail and overlay, encoded on background threads from the moment 3. knows them
+    with MediaEncoder(setup.index.root) as encoder:
+        analysis = analyse(setup, done, log, encoder=encoder)  # 3. core, feature space, why, diagnostics, findings
+        media = media_stage(analysis, root=setup.index.root, encoder=encoder)
     result = assemble(setup, done, analysis, media, seconds_total=time.perf_counter() - started)  # 5.
     write_outputs(cfg, result, done.predictions, done.skipped, log)  # 6.
     return result

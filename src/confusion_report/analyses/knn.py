@@ -104,7 +104,8 @@ def nearest_within(unit: np.ndarray, *, k: int, chunk: int = 2048) -> np.ndarray
 
 def _top_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column positions and values of each row's ``k`` largest entries, largest first."""
-    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    width = sim.shape[1]
+    top = np.argpartition(sim, width - k, axis=1)[:, width - k :]  # not of -sim: no negated copy
     values = np.take_along_axis(sim, top, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)

@@ -118,24 +118,30 @@ def pair_overlap(
 
 def cosine_silhouette(unit: np.ndarray, labels: np.ndarray, *, sample_size: int, seed: int) -> float:
     """scikit-learn's ``silhouette_score(metric="cosine", sample_size=..., random_state=seed)`` for unit-length
-    rows, from one matrix product (the same sample: ``RandomState(seed).permutation(n)[:sample_size]``)."""
+    rows (the same sample: ``RandomState(seed).permutation(n)[:sample_size]``), without the n x n matrix.
+
+    For unit rows the summed cosine distance from row i to class c is ``n_c - u_i . S_c`` with ``S_c`` the sum
+    of the class's rows, so the silhouette needs n x classes dot products (one pair's 2,000 images: 30 ms ->
+    under 1 ms); a row's distance to itself, ``1 - u_i . u_i`` (zero up to rounding), is taken out of its own
+    class's sum as the matrix version's zeroed diagonal does."""
     n = len(unit)
     if n > sample_size:
         keep = np.random.RandomState(seed).permutation(n)[:sample_size]
         unit, labels = unit[keep], labels[keep]
     u = np.asarray(unit, dtype=np.float64)
-    dist = np.clip(1.0 - u @ u.T, 0.0, 2.0)
-    np.fill_diagonal(dist, 0.0)
     classes, inverse = np.unique(labels, return_inverse=True)
     if not 2 <= len(classes) <= len(u) - 1:
         raise ValueError("a silhouette needs 2 to n - 1 labels")
-    onehot = np.eye(len(classes))[inverse]
-    sums = dist @ onehot  # (n, classes): summed distance to each class
+    rows = np.arange(len(u))
+    onehot = np.zeros((len(u), len(classes)))
+    onehot[rows, inverse] = 1.0
     sizes = onehot.sum(axis=0)
+    sums = sizes[None, :] - u @ (onehot.T @ u).T  # (n, classes): summed distance to each class
+    sums[rows, inverse] -= 1.0 - np.einsum("ij,ij->i", u, u)
     own = sizes[inverse] - 1
-    a = sums[np.arange(len(u)), inverse] / np.maximum(own, 1)
+    a = sums[rows, inverse] / np.maximum(own, 1)
     others = sums / sizes
-    others[np.arange(len(u)), inverse] = np.inf
+    others[rows, inverse] = np.inf
     b = others.min(axis=1)
     s = np.where(own > 0, (b - a) / np.maximum(np.maximum(a, b), 1e-300), 0.0)
     return float(np.nan_to_num(s).mean())

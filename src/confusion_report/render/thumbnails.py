@@ -19,10 +19,7 @@ WEBP_QUALITY = 80
 def thumbnail_uri(path: Path, *, side: int = THUMB_SIDE, quality: int = WEBP_QUALITY) -> str:
     """Decode, shrink to fit ``side`` px (never enlarge: the page scales small images crisply) and encode."""
     img, _ = load_rgb(path)
-    img.thumbnail((side, side), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="WEBP", quality=quality, method=4)
-    return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return _webp_uri(img, side=side, quality=quality)
 
 
 def array_uri(rgb: np.ndarray, *, side: int = THUMB_SIDE, quality: int = WEBP_QUALITY) -> str:
@@ -30,11 +27,23 @@ def array_uri(rgb: np.ndarray, *, side: int = THUMB_SIDE, quality: int = WEBP_QU
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8:
         rgb = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
-    img = Image.fromarray(rgb)
+    return _webp_uri(Image.fromarray(rgb), side=side, quality=quality)
+
+
+def _webp_uri(img: Image.Image, *, side: int, quality: int) -> str:
+    """Shrink in place to fit ``side`` px (never enlarge) and encode as a WebP data URI."""
     img.thumbnail((side, side), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="WEBP", quality=quality, method=4)
     return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail_or_none(root: Path, rel: str) -> str | None:
+    """The thumbnail of one image (a path relative to ``root``, or absolute), or None when it cannot be read."""
+    try:
+        return thumbnail_uri(Path(rel) if Path(rel).is_absolute() else root / rel)
+    except (ValueError, OSError):
+        return None
 
 
 def make_thumbnails(
@@ -44,16 +53,10 @@ def make_thumbnails(
 
     ``map_fn`` (e.g. a thread pool's ``map``) encodes them; the result keeps the order of ``rel_paths``."""
 
-    def one(rel: str) -> str | None:
-        try:
-            return thumbnail_uri(Path(rel) if Path(rel).is_absolute() else root / rel)
-        except (ValueError, OSError):
-            return None
-
     media: dict[str, str] = {}
     failed: list[str] = []
     unique = list(dict.fromkeys(rel_paths))
-    for rel, uri in zip(unique, map_fn(one, unique), strict=True):
+    for rel, uri in zip(unique, map_fn(lambda rel: thumbnail_or_none(root, rel), unique), strict=True):
         if uri is None:
             failed.append(rel)
         else:

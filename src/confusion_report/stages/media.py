@@ -2,19 +2,27 @@
 
 The one place where pictures become data URIs: dataset images as WebP thumbnails, the explain
 stage's overlays and feature maps (numbers until here) through :mod:`~confusion_report.render.overlay`.
+
+Encoding starts before this stage: the analyse stage hands each group of pictures to a
+:class:`MediaEncoder` as soon as it is known (the galleries' images before the explain pass, the
+overlays before the interventions), so that on a CPU the encoding runs beside the model's extra
+forwards instead of after them. :func:`media_stage` hands over whatever is left and waits.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from ..explain.pictures import FeatureMapPicture, OverlayPicture, Picture
+from ..interventions.outcome import EditedPicture
 from ..render.overlay import gray_uri, overlay_uri
-from ..render.thumbnails import array_uri, make_thumbnails
-from .analyse import Analysis
+from ..render.thumbnails import array_uri, thumbnail_or_none
+from .analyse import Analysis, gallery_paths
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class Media:
 
 def shown_paths(analysis: Analysis) -> list[str]:
     """Every dataset image the report shows, in the order the page shows them, each once."""
-    paths = [img.path for g in analysis.galleries for img in (*g.errors, *g.typical_true, *g.typical_pred)]
+    paths = gallery_paths(analysis.galleries)
     paths += analysis.diagnostics.shown_paths()
     paths += analysis.features.media_paths
     paths += analysis.why.shown_paths()
@@ -43,17 +51,66 @@ def encode_picture(picture: Picture) -> str:
     raise TypeError(f"not a picture: {type(picture).__name__}")
 
 
-def media_stage(analysis: Analysis, *, root: Path) -> Media:
-    """Thumbnails of the shown images and the encoded overlays.
+class MediaEncoder:
+    """Encodes thumbnails and pictures on background threads; each key once, whenever it is handed over.
 
-    Encoding runs on every core: PIL's decoders and WebP/PNG encoders release the GIL, and a 10,000-image
-    CIFAR report encodes about 1,400 pictures (1 s on one core). Results keep their order."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        uris, failed = make_thumbnails(root, shown_paths(analysis), map_fn=pool.map)
-        pictures = analysis.why.pictures
-        uris.update(zip(pictures, pool.map(encode_picture, pictures.values()), strict=True))
-        # Issue 16: the interventions' before/after images.
-        edited = analysis.interventions.pictures
-        uris.update(zip(edited, pool.map(lambda picture: array_uri(picture.rgb), edited.values()), strict=True))
-    warnings = (f"{len(failed)} image(s) could not be read for thumbnails.",) if failed else ()
-    return Media(uris=uris, warnings=warnings)
+    PIL's decoders and WebP/PNG encoders release the GIL, and a 10,000-image CIFAR report encodes about
+    1,400 pictures (1 s on one core), so the threads use a core the model's extra forwards leave
+    (and share both with them where torch runs on both). Use as a context manager: leaving it cancels
+    what was not started (a failed build does not wait for its pictures)."""
+
+    def __init__(self, root: Path, *, workers: int | None = None) -> None:
+        self.root = root
+        # One core fewer than the machine has: the model's extra forwards run on the main thread meanwhile.
+        workers = workers or max(1, (os.cpu_count() or 1) - 1)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media")
+        self._jobs: dict[str, Future[str | None]] = {}
+
+    def __enter__(self) -> MediaEncoder:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def thumbnails(self, paths: Iterable[str]) -> None:
+        """Dataset images by relative path; one that cannot be read is reported by :meth:`collect`."""
+        for rel in paths:
+            if rel not in self._jobs:
+                self._jobs[rel] = self._pool.submit(thumbnail_or_none, self.root, rel)
+
+    def pictures(self, pictures: Mapping[str, Picture]) -> None:
+        """The explain stage's overlays and feature maps, by picture key."""
+        self._submit(pictures, encode_picture)
+
+    def edited(self, pictures: Mapping[str, EditedPicture]) -> None:
+        """The interventions' before/after images, by picture key."""
+        self._submit(pictures, lambda picture: array_uri(picture.rgb))
+
+    def _submit(self, pictures: Mapping[str, object], encode: Callable[[object], str]) -> None:
+        for key, picture in pictures.items():
+            if key not in self._jobs:
+                self._jobs[key] = self._pool.submit(encode, picture)
+
+    def collect(self) -> Media:
+        """Wait for everything handed over; the URIs in hand-over order and a warning for unreadable images."""
+        uris: dict[str, str] = {}
+        failed = []
+        for key, job in self._jobs.items():
+            uri = job.result()  # an encoder's exception (not an unreadable image) is a bug: let it through
+            if uri is None:
+                failed.append(key)
+            else:
+                uris[key] = uri
+        warnings = (f"{len(failed)} image(s) could not be read for thumbnails.",) if failed else ()
+        return Media(uris=uris, warnings=warnings)
+
+
+def media_stage(analysis: Analysis, *, root: Path, encoder: MediaEncoder | None = None) -> Media:
+    """Thumbnails of the shown images and the encoded overlays: those ``encoder`` already has, and the rest."""
+    if encoder is None:
+        with MediaEncoder(root) as own:
+            return media_stage(analysis, root=root, encoder=own)
+    encoder.thumbnails(shown_paths(analysis))
+    encoder.pictures(analysis.why.pictures)
+    encoder.edited(analysis.interventions.pictures)  # issue 16
+    return encoder.collect()
