@@ -187,15 +187,19 @@ def read_class_names(path: Path) -> tuple[str, ...]:
     return names
 
 
-def load_rgb(path: Path) -> tuple[Image.Image, str | None]:
+def load_rgb(path: Path, *, at_least: int | None = None) -> tuple[Image.Image, str | None]:
     """Decode an image fully and convert it to 8-bit RGB.
 
     Returns the image and the conversion applied (``"grayscale"``, ``"alpha"``, ``"palette"``,
     ``"16-bit"``, ``"cmyk"``, ...) or ``None`` for an RGB source. Raises ``ValueError`` with a short
-    reason for anything that cannot be decoded.
+    reason for anything that cannot be decoded. With ``at_least`` (thumbnails), a JPEG may be decoded
+    at 1/2, 1/4 or 1/8 scale as long as both sides stay at least that many pixels (its DCT scaling:
+    a 375 x 500 photo for a 112-px thumbnail decodes at half size, about 3x faster).
     """
     try:
         with Image.open(path) as im:
+            if at_least is not None:
+                im.draft(im.mode, (at_least, at_least))  # a no-op for formats other than JPEG
             im.load()
             return to_rgb(im)
     except UnidentifiedImageError:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -64,6 +65,7 @@ class MediaEncoder:
         # One core fewer than the machine has: the model's extra forwards run on the main thread meanwhile.
         workers = workers or max(1, (os.cpu_count() or 1) - 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media")
+        self._tasks: dict[str, Callable[[], str | None]] = {}
         self._jobs: dict[str, Future[str | None]] = {}
 
     def __enter__(self) -> MediaEncoder:
@@ -75,28 +77,37 @@ class MediaEncoder:
     def thumbnails(self, paths: Iterable[str]) -> None:
         """Dataset images by relative path; one that cannot be read is reported by :meth:`collect`."""
         for rel in paths:
-            if rel not in self._jobs:
-                self._jobs[rel] = self._pool.submit(thumbnail_or_none, self.root, rel)
+            self._submit(rel, partial(thumbnail_or_none, self.root, rel))
 
     def pictures(self, pictures: Mapping[str, Picture]) -> None:
         """The explain stage's overlays and feature maps, by picture key."""
-        self._submit(pictures, encode_picture)
+        for key, picture in pictures.items():
+            self._submit(key, partial(encode_picture, picture))
 
     def edited(self, pictures: Mapping[str, EditedPicture]) -> None:
         """The interventions' before/after images, by picture key."""
-        self._submit(pictures, lambda picture: array_uri(picture.rgb))
-
-    def _submit(self, pictures: Mapping[str, object], encode: Callable[[object], str]) -> None:
         for key, picture in pictures.items():
-            if key not in self._jobs:
-                self._jobs[key] = self._pool.submit(encode, picture)
+            self._submit(key, partial(array_uri, picture.rgb))
+
+    def _submit(self, key: str, encode: Callable[[], str | None]) -> None:
+        if key not in self._jobs:
+            self._tasks[key] = encode
+            self._jobs[key] = self._pool.submit(encode)
 
     def collect(self) -> Media:
-        """Wait for everything handed over; the URIs in hand-over order and a warning for unreadable images."""
+        """Wait for everything handed over; the URIs in hand-over order and a warning for unreadable images.
+
+        What the pool has not started yet is encoded here as well, from the back of the queue while the
+        pool works from the front: the calling thread has nothing else to do by now."""
+        inline: dict[str, str | None] = {}
+        for key in reversed(self._jobs):
+            if self._jobs[key].cancel():
+                inline[key] = self._tasks[key]()
         uris: dict[str, str] = {}
         failed = []
         for key, job in self._jobs.items():
-            uri = job.result()  # an encoder's exception (not an unreadable image) is a bug: let it through
+            # an encoder's exception (not an unreadable image, which is None) is a bug: let it through
+            uri = inline[key] if key in inline else job.result()
             if uri is None:
                 failed.append(key)
             else:
