@@ -10,12 +10,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from builders import make_colour_folder
+from builders import ColourNet, make_colour_folder
 from confusion_report import build
 from confusion_report.analyses.calibration import compute_calibration
-from confusion_report.analyses.image_stats import ImageStats, image_statistics
+from confusion_report.analyses.image_stats import STAT_NAMES, ImageStats, image_statistics
 from confusion_report.collectors.image_stats import ImageStatsCollector
+from confusion_report.engine import run_pass
 from confusion_report.findings import rank_findings, run_rules
+from confusion_report.loading import wrap_module
+from confusion_report.preprocess import build_transform, resolve_preprocessing
 from confusion_report.results import Finding, ReportData
 from findings_builders import gaussian_world, inputs_for, predictions, random_stats
 
@@ -39,6 +42,45 @@ def test_collector_matches_the_numpy_reference_on_unnormalised_input() -> None:
         np.testing.assert_allclose(got[f"stat_{k}"], v, rtol=1e-3, atol=1e-5)
     assert got["stat_grayscale"].tolist() == [0, 1, 0, 0]
     assert got["stat_brightness"].argmin() == 2
+
+
+class _AfterForwardStats(ImageStatsCollector):
+    """The collector as the GPU-decoding pass uses it: measured after each forward, not in the loader."""
+
+    def loader_measure(self) -> None:
+        return None
+
+
+def test_statistics_measured_in_loader_workers_equal_those_after_the_forward(tmp_path: Path) -> None:
+    """The CPU pass's workers measure each batch; the numbers and hashes equal the after-forward path's."""
+    root = make_colour_folder(tmp_path / "data", per_class=7, confusions={("red", "blue"): 2}, size=20)
+    (root / "red" / "broken.png").write_bytes(b"not a png")  # a failed image keeps its batch aligned
+    paths = sorted(root.rglob("*.png"))
+    info = resolve_preprocessing(preset="none", mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
+    results = []
+    for collector in (
+        ImageStatsCollector(mean=info.mean, std=info.std),
+        _AfterForwardStats(mean=info.mean, std=info.std),
+    ):
+        arrays = run_pass(
+            wrap_module(ColourNet().eval()),
+            paths,
+            build_transform(info),
+            num_outputs=3,
+            device=torch.device("cpu"),
+            batch_size=5,
+            workers=1,
+            collectors=[collector],
+            progress=False,
+        )
+        assert collector.in_loader == (type(collector) is ImageStatsCollector)
+        results.append(arrays)
+    loader, after = results
+    assert len(loader.indices) == len(paths) - 1 and np.array_equal(loader.indices, after.indices)
+    assert set(loader.extras) == set(after.extras) == {*(f"stat_{k}" for k in STAT_NAMES), "image_hash"}
+    for k, v in loader.extras.items():
+        np.testing.assert_allclose(v, after.extras[k], rtol=1e-6, err_msg=k)
+    assert len(set(loader.extras["image_hash"].tolist())) > 3  # real hashes, not zeros
 
 
 def test_ece_is_small_when_calibrated_and_large_when_overconfident() -> None:

@@ -1,13 +1,13 @@
 """What the data loader hands the pass: decoded images of one batch, stacked, and the files that failed.
 
-Both loaders build :class:`Batch`: the CPU one through :class:`ImageDataset` + :func:`collate`, the
+Both loaders build :class:`Batch`: the CPU one through :class:`ImageDataset` + :class:`Collate`, the
 GPU-decoding one in :mod:`~confusion_report.gpu_decode`; neither imports the engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,8 @@ class ImageDataset(Dataset):
 
 @dataclass
 class Batch:
-    """What the collate function hands the pass: the good images stacked, the failed ones listed."""
+    """What the collate function hands the pass: the good images stacked, the failed ones listed, and what
+    the collectors' loader measures made of the images (by collector name)."""
 
     indices: list[int]
     images: torch.Tensor | None
@@ -51,6 +52,7 @@ class Batch:
     conversions: list[str | None]
     failed: list[tuple[int, str]]
     mismatch: str | None = None
+    measured: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def pin_memory(self) -> Batch:
         """Called by the DataLoader (``pin_memory=True``) so the copy to the GPU can be non-blocking."""
@@ -59,12 +61,26 @@ class Batch:
         return self
 
 
-def collate(items) -> Batch:
-    """Stack decodable images; keep failures and detect mixed input sizes with a clear message."""
-    good = [it for it in items if it[1] is not None]
-    failed = [(it[0], it[2]) for it in items if it[1] is None]
-    shapes = {tuple(it[1].shape) for it in good}
-    if len(shapes) > 1:
-        return Batch([], None, [], [], failed, mismatch=", ".join(sorted(str(s) for s in shapes)))
-    images = torch.stack([it[1] for it in good]) if good else None
-    return Batch([it[0] for it in good], images, [it[3] for it in good], [it[4] for it in good], failed)
+@dataclass(frozen=True)
+class Collate:
+    """Stack decodable images; keep failures and detect mixed input sizes with a clear message.
+
+    ``measures`` (collector name -> picklable function of the stacked images) run here, in the data
+    loader's worker processes, beside the main process's forward (see ``Collector.loader_measure``)."""
+
+    measures: dict[str, Callable[[torch.Tensor], dict[str, np.ndarray]]] = field(default_factory=dict)
+
+    def __call__(self, items) -> Batch:
+        good = [it for it in items if it[1] is not None]
+        failed = [(it[0], it[2]) for it in items if it[1] is None]
+        shapes = {tuple(it[1].shape) for it in good}
+        if len(shapes) > 1:
+            return Batch([], None, [], [], failed, mismatch=", ".join(sorted(str(s) for s in shapes)))
+        images = torch.stack([it[1] for it in good]) if good else None
+        measured = {name: fn(images) for name, fn in self.measures.items()} if images is not None else {}
+        return Batch(
+            [it[0] for it in good], images, [it[3] for it in good], [it[4] for it in good], failed, None, measured
+        )
+
+
+collate = Collate()  # without loader measures

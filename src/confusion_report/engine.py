@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .batch import Batch, ImageDataset, collate
+from .batch import Batch, Collate, ImageDataset
 from .checkpoint import PassCheckpoint, covered_positions, merge_parts
 from .collectors.base import Collector, take_rows
 from .collectors.embedding import EmbeddingCollector
@@ -170,11 +170,14 @@ def run_pass(
     autocast, _ = autocast_for(device)
     grad_mode = torch.enable_grad if any(c.needs_grad for c in collectors) else torch.inference_mode
     todo_paths = [paths[i] for i in todo]
+    # CPU decoding: what collectors can measure on the preprocessed images runs in the loader's workers.
+    by_name = {c.name: c for c in collectors}
+    measures = {c.name: fn for c in collectors if (fn := c.loader_measure()) is not None} if decoder is None else {}
     loader = DataLoader(
         decoder.dataset(todo_paths) if decoder is not None else ImageDataset(todo_paths, transform),
         batch_size=batch_size,
         num_workers=workers,
-        collate_fn=decoder.collate if decoder is not None else collate,
+        collate_fn=decoder.collate if decoder is not None else Collate(measures),
         pin_memory=device.type == "cuda",
         prefetch_factor=4 if workers > 0 else None,
     )
@@ -226,6 +229,8 @@ def run_pass(
                         )
                     if batch.images is not None:
                         pos = todo[np.asarray(batch.indices)]
+                        for name, arrays in batch.measured.items():
+                            by_name[name].take_measured(pos, arrays)
                         x = batch.images.to(device, non_blocking=True)
                         if device.type == "cuda":
                             x = x.contiguous(memory_format=torch.channels_last)

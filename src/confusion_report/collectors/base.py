@@ -63,6 +63,16 @@ class Collector:
     ) -> None:
         """Consume one batch (``x`` as the model saw it, ``logits`` its output)."""
 
+    def loader_measure(self) -> Callable[[torch.Tensor], dict[str, np.ndarray]] | None:
+        """A picklable function of a batch of preprocessed images (on the CPU, before the forward) that the
+        data loader's workers may run instead of the main process: what it returns reaches
+        :meth:`take_measured`. None (the default): the collector measures nothing in the loader."""
+        return None
+
+    def take_measured(self, idx: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
+        """Store what :meth:`loader_measure` returned for the images at positions ``idx`` (called before
+        their forward)."""
+
     def detach(self) -> None:
         """Remove every hook this collector registered."""
         for handle in self._handles:
