@@ -56,3 +56,26 @@ def test_unknown_preset_and_bad_std_are_errors() -> None:
         resolve_preprocessing(preset="imagenett")
     with pytest.raises(ReportError, match="positive"):
         resolve_preprocessing(std=(0.0, 1.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("preset", "size"), [("imagenet", (300, 260)), ("imagenet", (224, 256)), ("cifar", (32, 32)), ("cifar", (40, 36))]
+)
+def test_transform_equals_torchvisions_v2_steps(preset: str, size: tuple[int, int]) -> None:
+    """The pass's transform (skipped no-op resizes, one-pass normalisation) gives v2's tensor within rounding."""
+    import numpy as np
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    from confusion_report.preprocess import resize_step
+
+    info = resolve_preprocessing(preset=preset)
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    steps = [resize_step(info), v2.CenterCrop(info.crop), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    reference = v2.Compose([*steps, v2.Normalize(list(info.mean), list(info.std))])
+    ours = build_transform(info)(img)
+    assert ours.shape == reference(img).shape and ours.is_contiguous()
+    assert torch.allclose(ours, reference(img), atol=2e-6)
+    gray = img.convert("L")  # not RGB: through v2's own steps
+    assert torch.equal(build_transform(info)(gray), reference(gray))
