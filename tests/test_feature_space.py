@@ -236,3 +236,23 @@ def test_build_embeds_the_chart_once_offline_and_keeps_coordinates_out_of_the_em
     assert back.projection is not None and len(back.projection) == len(result.projection)
     assert back.feature_space is not None and back.duplicates is not None
     assert back.to_json() == result.to_json()
+
+
+def test_principal_components_match_scikit_learns_pca_and_the_randomized_path_the_exact_one() -> None:
+    """numpy PCA: scikit-learn's coordinates up to each axis's sign; above 512 dimensions the same axes."""
+    from sklearn.decomposition import PCA
+
+    from confusion_report.analyses import projection
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 40)) * np.geomspace(5, 0.5, 40)
+    ours = projection.principal_components(x, 3)
+    theirs = PCA(n_components=3).fit_transform(x)
+    assert np.allclose(np.abs(ours), np.abs(theirs), atol=1e-4)
+    wide = rng.normal(size=(700, 600)) * np.concatenate([[30, 20], np.geomspace(10, 0.1, 598)])
+    wide = wide @ np.linalg.qr(rng.normal(size=(600, 600)))[0]
+    randomized = projection.principal_components(wide, 2)
+    assert wide.shape[1] > projection.EXACT_PCA_MAX_DIM
+    exact = PCA(n_components=2, svd_solver="full").fit_transform(wide)
+    for j in range(2):
+        assert abs(np.corrcoef(randomized[:, j], exact[:, j])[0, 1]) > 0.9999

@@ -49,11 +49,12 @@ class KnnGraph:
 def knn_graph(unit: np.ndarray, *, k: int, exact_max: int = EXACT_MAX, seed: int = 0) -> KnnGraph:
     """The k nearest neighbours by cosine of unit-length rows, excluding the image itself.
 
-    Exact up to ``exact_max`` images: scikit-learn's brute-force search works through the distance matrix in
-    memory-bounded chunks. Above it the exact search grows with N^2 (50,000 images x 128 dimensions: 18 s on
-    2 cores, mostly selecting the top k of 2.5 billion similarities), so the rows are grouped into cells by
-    spherical k-means and each cell searches only its :data:`PROBES` nearest cells (0.1 of the time on
-    class-structured embeddings). The recall is measured against an exact search for a sample of images;
+    Exact up to ``exact_max`` images: matrix products of row chunks against all rows, the top k of each
+    chunk selected before the next (memory 2,048 x n). Above it the exact search grows with N^2 (50,000
+    images x 128 dimensions: 18 s on 2 cores, mostly selecting the top k of 2.5 billion similarities), so
+    the rows are grouped into cells by spherical k-means and each cell searches only its :data:`PROBES`
+    nearest cells (0.1 of the time on class-structured embeddings). The recall is measured against an
+    exact search for a sample of images;
     below :data:`MIN_RECALL` four times as many cells are searched, and the exact search runs once that
     would be half of them or more (embeddings without cluster structure).
     """
@@ -67,39 +68,35 @@ def knn_graph(unit: np.ndarray, *, k: int, exact_max: int = EXACT_MAX, seed: int
 
 
 def _exact_knn(unit: np.ndarray, *, k: int) -> KnnGraph:
-    from sklearn.neighbors import NearestNeighbors
-
-    n = len(unit)
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="euclidean").fit(unit)
-    dist, idx = nn.kneighbors(unit)
-    # Drop the image itself; with exact copies it need not come first, so remove it by value.
-    is_self = idx == np.arange(n)[:, None]
-    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
-    keep = np.ones_like(idx, dtype=bool)
-    keep[np.arange(n), drop] = False
-    idx = idx[keep].reshape(n, k)
-    dist = dist[keep].reshape(n, k)
-    sim = (1.0 - dist.astype(np.float64) ** 2 / 2.0).astype(np.float32)
-    return KnnGraph(idx.astype(np.int64), sim)
+    """Every row's ``k`` most cosine-similar other rows, exactly (see :func:`nearest_within`)."""
+    index, similarity = _chunked_top_k(np.asarray(unit, dtype=np.float32), k=k)
+    return KnnGraph(index, similarity)
 
 
 def nearest_within(unit: np.ndarray, *, k: int, chunk: int = 2048) -> np.ndarray:
     """For each unit-length row, its ``k`` most cosine-similar other rows (n, k), most similar first.
 
     Plain matrix products in row chunks (memory ``chunk`` x n): for one pair's images this is several
-    times faster than a scikit-learn search, whose set-up dominated at 2,000 rows (10 pairs: 1.2 s)."""
+    times faster than a scikit-learn search, whose set-up dominated at 2,000 rows (10 pairs: 1.2 s); and
+    the default build needs no scikit-learn, whose import alone cost about 1 s of every cold start."""
     n = len(unit)
     k = max(0, min(k, n - 1))
-    out = np.empty((n, k), dtype=np.int64)
     if k == 0:
-        return out
-    u = np.asarray(unit, dtype=np.float32)
+        return np.empty((n, 0), dtype=np.int64)
+    return _chunked_top_k(np.asarray(unit, dtype=np.float32), k=k, chunk=chunk)[0]
+
+
+def _chunked_top_k(u: np.ndarray, *, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine similarities of each row's ``k`` nearest other rows, best first."""
+    n = len(u)
+    index = np.empty((n, k), dtype=np.int64)
+    similarity = np.empty((n, k), dtype=np.float32)
     for lo in range(0, n, chunk):
         sim = u[lo : lo + chunk] @ u.T
         rows = np.arange(len(sim))
-        sim[rows, lo + rows] = -np.inf  # never its own neighbour
-        out[lo : lo + chunk] = _top_k(sim, k)[0]
-    return out
+        sim[rows, lo + rows] = -np.inf  # never its own neighbour (exact copies of it still count)
+        index[lo : lo + chunk], similarity[lo : lo + chunk] = _top_k(sim, k)
+    return index, similarity
 
 
 def _top_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
