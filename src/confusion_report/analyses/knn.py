@@ -54,9 +54,8 @@ def knn_graph(unit: np.ndarray, *, k: int, exact_max: int = EXACT_MAX, seed: int
     images x 128 dimensions: 18 s on 2 cores, mostly selecting the top k of 2.5 billion similarities), so
     the rows are grouped into cells by spherical k-means and each cell searches only its :data:`PROBES`
     nearest cells (0.1 of the time on class-structured embeddings). The recall is measured against an
-    exact search for a sample of images;
-    below :data:`MIN_RECALL` four times as many cells are searched, and the exact search runs once that
-    would be half of them or more (embeddings without cluster structure).
+    exact search for a sample of images; below :data:`MIN_RECALL` four times as many cells are searched,
+    and the exact search runs once that would be half of them or more (embeddings without cluster structure).
     """
     n = len(unit)
     k = max(0, min(k, n - 1))
@@ -86,15 +85,18 @@ def nearest_within(unit: np.ndarray, *, k: int, chunk: int = 2048) -> np.ndarray
     return _chunked_top_k(np.asarray(unit, dtype=np.float32), k=k, chunk=chunk)[0]
 
 
-def _chunked_top_k(u: np.ndarray, *, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and cosine similarities of each row's ``k`` nearest other rows, best first."""
-    n = len(u)
-    index = np.empty((n, k), dtype=np.int64)
-    similarity = np.empty((n, k), dtype=np.float32)
-    for lo in range(0, n, chunk):
-        sim = u[lo : lo + chunk] @ u.T
-        rows = np.arange(len(sim))
-        sim[rows, lo + rows] = -np.inf  # never its own neighbour (exact copies of it still count)
+def _chunked_top_k(
+    u: np.ndarray, *, k: int, rows: np.ndarray | None = None, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine similarities of the ``k`` nearest other rows of each of ``rows`` (default: every
+    row), best first, searched exactly among all rows."""
+    rows = np.arange(len(u)) if rows is None else np.asarray(rows)
+    index = np.empty((len(rows), k), dtype=np.int64)
+    similarity = np.empty((len(rows), k), dtype=np.float32)
+    for lo in range(0, len(rows), chunk):
+        queries = rows[lo : lo + chunk]
+        sim = u[queries] @ u.T
+        sim[np.arange(len(queries)), queries] = -np.inf  # never its own neighbour (exact copies still count)
         index[lo : lo + chunk], similarity[lo : lo + chunk] = _top_k(sim, k)
     return index, similarity
 
@@ -173,8 +175,6 @@ def _probe_cells(
 def _recall(unit: np.ndarray, index: np.ndarray, *, k: int, seed: int) -> float:
     """Share of the exact ``k`` nearest neighbours that ``index`` holds, over a seeded sample of rows."""
     sample = np.random.default_rng(seed).choice(len(unit), size=min(RECALL_SAMPLE, len(unit)), replace=False)
-    sim = unit[sample] @ unit.T
-    sim[np.arange(len(sample)), sample] = -np.inf
-    exact, _ = _top_k(sim, k)
+    exact, _ = _chunked_top_k(unit, k=k, rows=sample)
     found = [len(np.intersect1d(exact[r], index[i])) for r, i in enumerate(sample)]
     return float(np.sum(found) / (len(sample) * k))

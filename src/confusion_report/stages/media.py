@@ -65,8 +65,7 @@ class MediaEncoder:
         # One core fewer than the machine has: the model's extra forwards run on the main thread meanwhile.
         workers = workers or max(1, (os.cpu_count() or 1) - 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media")
-        self._tasks: dict[str, Callable[[], str | None]] = {}
-        self._jobs: dict[str, Future[str | None]] = {}
+        self._jobs: dict[str, tuple[Callable[[], str | None], Future[str | None]]] = {}  # key -> (encode, job)
 
     def __enter__(self) -> MediaEncoder:
         return self
@@ -91,8 +90,7 @@ class MediaEncoder:
 
     def _submit(self, key: str, encode: Callable[[], str | None]) -> None:
         if key not in self._jobs:
-            self._tasks[key] = encode
-            self._jobs[key] = self._pool.submit(encode)
+            self._jobs[key] = (encode, self._pool.submit(encode))
 
     def collect(self) -> Media:
         """Wait for everything handed over; the URIs in hand-over order and a warning for unreadable images.
@@ -100,12 +98,12 @@ class MediaEncoder:
         What the pool has not started yet is encoded here as well, from the back of the queue while the
         pool works from the front: the calling thread has nothing else to do by now."""
         inline: dict[str, str | None] = {}
-        for key in reversed(self._jobs):
-            if self._jobs[key].cancel():
-                inline[key] = self._tasks[key]()
+        for key, (encode, job) in reversed(self._jobs.items()):
+            if job.cancel():
+                inline[key] = encode()
         uris: dict[str, str] = {}
         failed = []
-        for key, job in self._jobs.items():
+        for key, (_, job) in self._jobs.items():
             # an encoder's exception (not an unreadable image, which is None) is a bug: let it through
             uri = inline[key] if key in inline else job.result()
             if uri is None:
